@@ -1,0 +1,51 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { NodeDisk } from '../src/node-disk.js';
+import { diskContract } from './contracts/disk-contract.js';
+
+async function tempRoot(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'clusteros-disk-'));
+}
+
+diskContract('NodeDisk', async () => {
+  const root = await tempRoot();
+  return { disk: new NodeDisk(root), cleanup: () => rm(root, { recursive: true, force: true }) };
+}).run();
+
+const node = suite('NodeDisk');
+
+node('paths are relative to the resolved root', async () => {
+  const root = await tempRoot();
+  try {
+    const disk = new NodeDisk(root);
+    assert.is(disk.root, root);
+    await disk.mkdir('wal');
+    await disk.writeFile('wal/0001.log', new Uint8Array([1, 2, 3]));
+    await disk.sync('wal/0001.log');
+    await disk.syncDir('wal');
+    // The file is a plain file on the real file system, where other tools can read it.
+    const { readFile } = await import('node:fs/promises');
+    assert.equal(new Uint8Array(await readFile(join(root, 'wal', '0001.log'))), new Uint8Array([1, 2, 3]));
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+node('mkdir creates a missing root; files written outside the disk are visible', async () => {
+  const parent = await tempRoot();
+  try {
+    const disk = new NodeDisk(join(parent, 'later'));
+    assert.equal(await disk.list(''), []);
+    await disk.mkdir('');
+    await writeFile(join(parent, 'later', 'outside'), 'hi');
+    assert.equal(await disk.list(''), ['outside']);
+    assert.equal(await disk.stat('outside'), { size: 2 });
+  } finally {
+    await rm(parent, { recursive: true, force: true });
+  }
+});
+
+node.run();
