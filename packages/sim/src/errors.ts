@@ -121,6 +121,33 @@ export class InvalidPathError extends Error {
   }
 }
 
+/** A socket was used after `close()`. */
+export class SocketClosedError extends Error {
+  /** The class's name, for matching with `err.name` across copies of the package. */
+  static override readonly name = 'SocketClosedError' as const;
+  /** Always `'SocketClosedError'`, even after bundling renames the class. */
+  override readonly name = 'SocketClosedError' as const;
+  /** Creates the error for the socket bound at `address` (`host:port`). */
+  constructor(address: string) {
+    super(`socket ${address} is closed`);
+  }
+}
+
+/** A simulated host was asked to bind or listen while it is crashed. */
+export class HostDownError extends Error {
+  /** The class's name, for matching with `err.name` across copies of the package. */
+  static override readonly name = 'HostDownError' as const;
+  /** Always `'HostDownError'`, even after bundling renames the class. */
+  override readonly name = 'HostDownError' as const;
+  /** The simulated host's name. */
+  readonly host: string;
+  /** Creates the error for `host`. */
+  constructor(host: string) {
+    super(`host ${host} is down`);
+    this.host = host;
+  }
+}
+
 function hasName(error: unknown, name: string): boolean {
   return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === name;
 }
@@ -148,3 +175,8 @@ export const isFileNotFoundError = (error: unknown): error is FileNotFoundError 
 /** True when `error` is an {@link InvalidPathError}. */
 export const isInvalidPathError = (error: unknown): error is InvalidPathError =>
   hasName(error, InvalidPathError.name);
+/** True when `error` is a {@link SocketClosedError}. */
+export const isSocketClosedError = (error: unknown): error is SocketClosedError =>
+  hasName(error, SocketClosedError.name);
+/** True when `error` is a {@link HostDownError}. */
+export const isHostDownError = (error: unknown): error is HostDownError => hasName(error, HostDownError.name);

@@ -1,6 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, isIPv6, type Server, type Socket } from 'node:net';
-import { AddressInUseError, ConnectError, type ConnectFailure } from './errors.js';
+import { AddressInUseError, ConnectError, type ConnectFailure, SocketClosedError } from './errors.js';
 import {
   type Address,
   type ByteStream,
@@ -89,8 +89,7 @@ export class NodeDatagramSocket implements DatagramSocket {
   }
 
   send(to: Address, data: Uint8Array): void {
-    if (this.#closing !== undefined)
-      throw new Error(`datagram socket ${formatAddress(this.local)} is closed`);
+    if (this.#closing !== undefined) throw new SocketClosedError(formatAddress(this.local));
     if (data.byteLength > this.#maxBytes) {
       throw new RangeError(`datagram of ${data.byteLength} bytes exceeds the maximum of ${this.#maxBytes}`);
     }

@@ -1,3 +1,4 @@
+import { SocketClosedError } from './errors.js';
 import type { Address, DatagramHandler, DatagramSocket } from './network.js';
 import { formatAddress } from './network.js';
 
@@ -47,7 +48,7 @@ export class SimDatagramSocket implements DatagramSocket {
   }
 
   send(to: Address, data: Uint8Array): void {
-    if (this.#closed) throw new Error(`datagram socket ${formatAddress(this.local)} is closed`);
+    if (this.#closed) throw new SocketClosedError(formatAddress(this.local));
     this.#owner.sendDatagram(this, to, data);
   }
 

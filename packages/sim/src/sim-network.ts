@@ -2,6 +2,7 @@ import {
   AddressInUseError,
   ConnectError,
   type ConnectFailure,
+  HostDownError,
   InvalidAddressError,
   StreamResetError,
 } from './errors.js';
@@ -263,7 +264,7 @@ class SimHost implements Network, DatagramOwner {
   }
 
   #claim(local: Address, kind: 'udp' | 'tcp', taken: (port: number) => boolean): number {
-    if (!this.up) throw new Error(`host ${this.name} is down`);
+    if (!this.up) throw new HostDownError(this.name);
     if (local.host !== this.name && !isWildcard(local.host)) {
       throw new InvalidAddressError(formatAddress(local), `not an address of host ${this.name}`);
     }
@@ -677,7 +678,7 @@ export class SimNetwork {
       const signal = options.signal;
       checkPort(to.port, false);
       if (!src.up) {
-        reject(new ConnectError(address, 'unreachable', { cause: new Error(`host ${src.name} is down`) }));
+        reject(new ConnectError(address, 'unreachable', { cause: new HostDownError(src.name) }));
         return;
       }
       if (signal?.aborted) {

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isAddressInUseError, isConnectError, isStreamResetError } from '../../src/errors.js';
+import { isAddressInUseError, isConnectError, isSocketClosedError, isStreamResetError } from '../../src/errors.js';
 import type { Address, ByteStream, DatagramSocket, Network, StreamServer } from '../../src/network.js';
 
 /** One fresh environment for one contract case. */
@@ -349,7 +349,7 @@ export function networkContract(name: string, make: () => Promise<NetworkFixture
     });
     await b.close();
     await b.close(); // idempotent
-    assert.throws(() => b.send(a.local, encoder.encode('x')));
+    assert.throws(() => b.send(a.local, encoder.encode('x')), isSocketClosedError);
     for (let i = 0; i < 5; i++) a.send(b.local, encoder.encode('lost'));
     // A marker through another socket shows the network has had its chance to deliver.
     for (let i = 0; i < 5; i++) a.send(c.local, encoder.encode('marker'));
