@@ -1,6 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isAddressInUseError, isConnectError, isSocketClosedError, isStreamResetError } from '../../src/errors.js';
+import {
+  isAddressInUseError,
+  isConnectError,
+  isSocketClosedError,
+  isStreamResetError,
+} from '../../src/errors.js';
 import type { Address, ByteStream, DatagramSocket, Network, StreamServer } from '../../src/network.js';
 
 /** One fresh environment for one contract case. */
