@@ -367,6 +367,8 @@ export class SimDisk implements Disk {
     const tornTail = options.tornTail ?? true;
     for (const op of this.#pending) if (op.timer !== undefined) this.#clock?.clearTimeout(op.timer);
     this.#pending.clear();
+    // The dropped operations head their paths' queues: forget the queues too, or the restarted
+    // process's first operation on such a path would wait behind them forever.
     this.#queues.clear();
     // Sorted walk, so the random draws for torn tails do not depend on the order names were made.
     const files: SimFile[] = [];

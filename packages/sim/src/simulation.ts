@@ -3,7 +3,7 @@ import type { LinkConfig } from './link.js';
 import type { Network } from './network.js';
 import { type Random, SeededRandom } from './random.js';
 import { SimClock, type SimClockView } from './sim-clock.js';
-import { SimDisk } from './sim-disk.js';
+import { type DiskOp, SimDisk } from './sim-disk.js';
 import { SimNetwork } from './sim-network.js';
 import { Trace } from './trace.js';
 
@@ -26,6 +26,11 @@ export interface SimNodeOptions {
   readonly driftPpm?: number;
   /** Constant offset of this node's clock in milliseconds. @defaultValue 0 */
   readonly offsetMs?: number;
+  /**
+   * Simulated disk latency per operation in ms (a slow disk: e.g. 5 ms for `sync`). Without it,
+   * disk operations complete on the next microtask.
+   */
+  readonly diskLatencyMs?: (op: DiskOp) => number;
   /**
    * Starts the node's software: called by {@link SimNode.start} and again by
    * {@link SimNode.restart}, with the node's clock, random, network and (surviving) disk.
@@ -61,7 +66,12 @@ export class SimNode {
     this.clock = sim.clock.view({ driftPpm: options.driftPpm ?? 0, offsetMs: options.offsetMs ?? 0 });
     this.random = sim.random.fork(`node:${name}`);
     this.network = sim.network.host(name);
-    this.disk = new SimDisk({ clock: this.clock, random: this.random.fork('disk'), name });
+    this.disk = new SimDisk({
+      clock: this.clock,
+      random: this.random.fork('disk'),
+      name,
+      ...(options.diskLatencyMs === undefined ? {} : { latencyMs: options.diskLatencyMs }),
+    });
     this.#boot = options.boot;
   }
 

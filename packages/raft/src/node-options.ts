@@ -1,0 +1,125 @@
+import type { Clock, Random } from '@clusteros/sim';
+import type { NodeId } from './core/types.js';
+import { RaftConfigError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { StateMachine } from './state-machine.js';
+import type { RaftStorage } from './storage/storage.js';
+import type { RaftTransport } from './transport/transport.js';
+
+/** Options of {@link RaftNode.create}. */
+export interface RaftNodeOptions<Result = unknown, Query = unknown, QueryResult = unknown> {
+  /** This member's id. */
+  readonly id: NodeId;
+  /**
+   * The initial voters and their peer addresses (`id → host:port`), this member included. Used
+   * only when the storage is empty (first boot); afterwards the configuration comes from the log.
+   * Every initial member must be given the same map.
+   */
+  readonly peers: Readonly<Record<NodeId, string>>;
+  /** Durable storage (`FileStorage` in production, `MemoryStorage` in tests). The node opens it. */
+  readonly storage: RaftStorage;
+  /** Message transport (`StreamTransport`, or a `SimRaftBus` endpoint). */
+  readonly transport: RaftTransport;
+  /** The replicated application state. */
+  readonly stateMachine: StateMachine<Result, Query, QueryResult>;
+  /** Time source. @defaultValue a `SystemClock` */
+  readonly clock?: Clock;
+  /** Randomness (election timeouts, request ids). @defaultValue `systemRandom()` */
+  readonly random?: Random;
+  /** Logger. @defaultValue silent */
+  readonly logger?: Logger;
+  /** Election timeout base in ms; the real timeout is randomised in [1×, 2×). @defaultValue 1000 */
+  readonly electionTimeoutMs?: number;
+  /** Heartbeat interval in ms; also the tick length. @defaultValue 100 */
+  readonly heartbeatMs?: number;
+  /** Take a local snapshot after this many applied entries. @defaultValue 10000 */
+  readonly snapshotEvery?: number;
+  /** Log entries kept behind a snapshot for slow followers. @defaultValue 1000 */
+  readonly snapshotRetain?: number;
+  /** Use PreVote. @defaultValue true */
+  readonly preVote?: boolean;
+  /** Leader steps down without a quorum; followers ignore disruptive votes. @defaultValue true */
+  readonly checkQuorum?: boolean;
+  /**
+   * `safe`: every read confirms leadership with a heartbeat round. `lease`: the leader answers
+   * reads while its lease (heard from a quorum within the election timeout) holds — correct
+   * only if clocks drift less than the gap between heartbeat and election timeout.
+   * @defaultValue 'safe'
+   */
+  readonly readMode?: 'safe' | 'lease';
+  /** Followers forward proposals to the leader (else they fail with `NotLeaderError`). @defaultValue true */
+  readonly forwardProposals?: boolean;
+  /** Give up on a proposal or read after this long with `RaftTimeoutError`. @defaultValue 5 × electionTimeoutMs */
+  readonly requestTimeoutMs?: number;
+  /** Bytes of entry data per append message. @defaultValue 1 MiB */
+  readonly maxSizePerMsg?: number;
+  /** Append messages in flight per follower. @defaultValue 256 */
+  readonly maxInflightMsgs?: number;
+  /** Uncommitted entry bytes accepted before proposals are dropped. @defaultValue 64 MiB */
+  readonly maxUncommittedBytes?: number;
+  /** Proposals waiting for their result at once; more fail with `ProposalDroppedError`. @defaultValue 10000 */
+  readonly maxPendingRequests?: number;
+  /**
+   * Runs on the leader for every command it appends (its own and those forwarded by followers),
+   * with the leader's clock: the way leader-proposed time gets into commands, so every replica
+   * sees the same time at the same log position. `KvStateMachine` uses `kv.stamp`. A stamp that
+   * throws leaves the command unchanged (the state machine will reject it deterministically).
+   */
+  readonly stampCommand?: (command: Uint8Array, now: number) => Uint8Array;
+  /**
+   * While leader, propose `make(now)` every `intervalMs` (e.g. `kv.tick`), so that time-driven
+   * state (lease expiry) advances even when no client writes.
+   */
+  readonly timeCommand?: TimeCommand;
+}
+
+/** A command the leader proposes periodically to carry its time into the log. */
+export interface TimeCommand {
+  /** How often, in ms of the leader's clock. */
+  readonly intervalMs: number;
+  /** Builds the command for the leader's time `now` (whole ms). */
+  readonly make: (now: number) => Uint8Array;
+}
+
+/** Options with defaults filled in and checked. */
+export interface ResolvedNodeOptions {
+  readonly electionTimeoutMs: number;
+  readonly heartbeatMs: number;
+  readonly electionTicks: number;
+  readonly snapshotEvery: number;
+  readonly snapshotRetain: number;
+  readonly requestTimeoutMs: number;
+  readonly maxPendingRequests: number;
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new RaftConfigError(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+/** Fills defaults and validates; throws {@link RaftConfigError}. */
+export function resolveNodeOptions(options: RaftNodeOptions<unknown, unknown, unknown>): ResolvedNodeOptions {
+  if (typeof options.id !== 'string' || options.id.length === 0 || options.id.length > 256) {
+    throw new RaftConfigError('id must be a non-empty string of at most 256 characters');
+  }
+  const heartbeatMs = positiveInteger(options.heartbeatMs ?? 100, 'heartbeatMs');
+  const electionTimeoutMs = positiveInteger(options.electionTimeoutMs ?? 1000, 'electionTimeoutMs');
+  if (electionTimeoutMs < 3 * heartbeatMs) {
+    throw new RaftConfigError(
+      `electionTimeoutMs (${electionTimeoutMs}) must be at least 3 × heartbeatMs (${heartbeatMs}) so that a heartbeat lost now and then does not start an election`,
+    );
+  }
+  const peerIds = Object.keys(options.peers);
+  if (!peerIds.includes(options.id))
+    throw new RaftConfigError(`peers must include this member (${options.id})`);
+  return {
+    heartbeatMs,
+    electionTimeoutMs,
+    electionTicks: Math.round(electionTimeoutMs / heartbeatMs),
+    snapshotEvery: positiveInteger(options.snapshotEvery ?? 10_000, 'snapshotEvery'),
+    snapshotRetain: Math.max(0, Math.trunc(options.snapshotRetain ?? 1_000)),
+    requestTimeoutMs: positiveInteger(options.requestTimeoutMs ?? 5 * electionTimeoutMs, 'requestTimeoutMs'),
+    maxPendingRequests: positiveInteger(options.maxPendingRequests ?? 10_000, 'maxPendingRequests'),
+  };
+}

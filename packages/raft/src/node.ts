@@ -1,0 +1,715 @@
+import { type Clock, type Random, SystemClock, systemRandom, type TimerHandle } from '@clusteros/sim';
+import { EventEmitter } from 'eventemitter3';
+import { decodeConfChange, encodeConfChange } from './conf-change-codec.js';
+import { RaftCore } from './core/raft-core.js';
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  NodeId,
+  ProposeRequest,
+  RaftRole,
+  Ready,
+  Snapshot,
+} from './core/types.js';
+import { decodeEnvelope, encodeEnvelope } from './envelope.js';
+import {
+  InvariantError,
+  NotLeaderError,
+  ProposalDroppedError,
+  RaftStoppedError,
+  RaftTimeoutError,
+} from './errors.js';
+import type { RaftNodeEvents } from './events.js';
+import { type Logger, silentLogger } from './logger.js';
+import { type RaftNodeOptions, type ResolvedNodeOptions, resolveNodeOptions } from './node-options.js';
+import type { StateMachine } from './state-machine.js';
+import type { RaftStorage } from './storage/storage.js';
+import type { RaftTransport } from './transport/transport.js';
+
+/** A member as {@link RaftNode.status} reports it. */
+export interface RaftMemberStatus {
+  /** Member id. */
+  readonly id: NodeId;
+  /** Voter (true) or learner. */
+  readonly voter: boolean;
+  /** Highest index known replicated there (leader only; 0 elsewhere). */
+  readonly match: number;
+  /** Next index the leader will send (leader only; 0 elsewhere). */
+  readonly next: number;
+  /** Peer address, when known. */
+  readonly address: string | undefined;
+}
+
+/** What {@link RaftNode.status} returns: a plain snapshot, safe to serialise. */
+export interface RaftNodeStatus {
+  /** This member. */
+  readonly id: NodeId;
+  /** Current role. */
+  readonly role: RaftRole;
+  /** Current term. */
+  readonly term: number;
+  /** Known leader, or null. */
+  readonly leader: NodeId | null;
+  /** Highest committed index known here. */
+  readonly commitIndex: number;
+  /** Highest index applied to the state machine. */
+  readonly appliedIndex: number;
+  /** Last index in the log. */
+  readonly lastIndex: number;
+  /** Index of the latest snapshot. */
+  readonly snapshotIndex: number;
+  /** Members of the current configuration. */
+  readonly members: readonly RaftMemberStatus[];
+  /** True while a joint configuration is in force. */
+  readonly joint: boolean;
+  /** Requests waiting for their result. */
+  readonly pendingRequests: number;
+}
+
+interface Pending<T> {
+  readonly resolve: (value: T) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: TimerHandle;
+}
+
+interface PendingRead<QR> extends Pending<QR> {
+  readonly query: unknown;
+  /** The read index once the leader confirmed it; -1 before. */
+  index: number;
+}
+
+const NO_SNAPSHOT_INDEX = 0;
+
+/**
+ * A Raft member: the driver around the deterministic {@link RaftCore}. It owns the clock ticks,
+ * the transport and the storage, and keeps Raft's ordering rules for every batch of work:
+ *
+ * 1. persist (snapshot, then entries and hard state, fsynced) — so no vote or acknowledgement
+ *    is ever sent for state that a crash could lose;
+ * 2. send the batch's messages;
+ * 3. apply the snapshot and committed entries to the state machine, resolve proposals and reads;
+ * 4. advance the core; maybe take a local snapshot.
+ *
+ * Proposals resolve with the state machine's result once applied on this member, wherever they
+ * were proposed: a follower forwards them to the leader, and recognises its own entries by the
+ * request id in each entry's envelope.
+ */
+export class RaftNode<
+  Result = unknown,
+  Query = unknown,
+  QueryResult = unknown,
+> extends EventEmitter<RaftNodeEvents> {
+  /** This member's id. */
+  readonly id: NodeId;
+  readonly #options: ResolvedNodeOptions;
+  readonly #core: RaftCore;
+  readonly #storage: RaftStorage;
+  readonly #transport: RaftTransport;
+  readonly #machine: StateMachine<Result, Query, QueryResult>;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #requestPrefix: string;
+  readonly #stamp: ((command: Uint8Array, now: number) => Uint8Array) | undefined;
+  readonly #timeCommand: RaftNodeOptions['timeCommand'];
+  #lastTimeCommand = Number.NEGATIVE_INFINITY;
+  readonly #addresses = new Map<NodeId, string>();
+  readonly #proposals = new Map<string, Pending<Result>>();
+  readonly #configChanges = new Map<string, Pending<ConfState>>();
+  readonly #proposedAt = new Map<number, string>();
+  readonly #reads = new Map<string, PendingRead<QueryResult>>();
+  readonly #transfers = new Set<{ readonly to: NodeId; readonly done: () => void }>();
+  #ticker: TimerHandle | undefined;
+  #counter = 0;
+  #applied = 0;
+  #snapshotIndex = NO_SNAPSHOT_INDEX;
+  #leader: NodeId | null = null;
+  #role: RaftRole = 'follower';
+  #term = 0;
+  #pumping = false;
+  #again = false;
+  #pumpDone: Promise<void> = Promise.resolve();
+  #stopped = false;
+  #deferredHardState: Ready['hardState'];
+
+  private constructor(
+    options: RaftNodeOptions<Result, Query, QueryResult>,
+    resolved: ResolvedNodeOptions,
+    core: RaftCore,
+    clock: Clock,
+    random: Random,
+  ) {
+    super();
+    this.id = options.id;
+    this.#options = resolved;
+    this.#core = core;
+    this.#storage = options.storage;
+    this.#transport = options.transport;
+    this.#machine = options.stateMachine;
+    this.#clock = clock;
+    this.#logger = options.logger ?? silentLogger;
+    this.#stamp = options.stampCommand;
+    this.#timeCommand = options.timeCommand;
+    // A fresh random prefix per process keeps request ids from colliding with a previous
+    // incarnation's entries that are still in the log.
+    this.#requestPrefix = `${options.id}.${random.nextUint32().toString(36)}${random.nextUint32().toString(36)}`;
+  }
+
+  /**
+   * Opens the storage (bootstrapping the initial configuration on first boot), restores the
+   * state machine from the latest snapshot, and starts ticking. Throws `RaftConfigError` for
+   * invalid options and whatever the storage's `open()` throws (e.g. `StorageCorruptError`).
+   */
+  static async create<R = unknown, Q = unknown, QR = unknown>(
+    options: RaftNodeOptions<R, Q, QR>,
+  ): Promise<RaftNode<R, Q, QR>> {
+    const resolved = resolveNodeOptions(options as RaftNodeOptions<unknown, unknown, unknown>);
+    const clock = options.clock ?? new SystemClock();
+    const random = options.random ?? systemRandom();
+    const storage = options.storage;
+    await storage.open();
+    if (isFresh(storage)) await bootstrap(storage, options.peers, options.stateMachine);
+    const snapshot = storage.snapshot();
+    if (snapshot.meta.index > 0) options.stateMachine.restore(snapshot.data);
+    const core = new RaftCore({
+      id: options.id,
+      storage,
+      random: random.fork('raft-core'),
+      electionTicks: resolved.electionTicks,
+      heartbeatTicks: 1,
+      preVote: options.preVote ?? true,
+      checkQuorum: options.checkQuorum ?? true,
+      readMode: options.readMode ?? 'safe',
+      forwardProposals: options.forwardProposals ?? true,
+      applied: snapshot.meta.index,
+      decodeConfChange: decodeConfigEntry,
+      ...(options.maxSizePerMsg === undefined ? {} : { maxSizePerMsg: options.maxSizePerMsg }),
+      ...(options.maxInflightMsgs === undefined ? {} : { maxInflightMsgs: options.maxInflightMsgs }),
+      ...(options.maxUncommittedBytes === undefined
+        ? {}
+        : { maxUncommittedBytes: options.maxUncommittedBytes }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
+    const node = new RaftNode(options, resolved, core, clock, random);
+    node.#start(snapshot);
+    return node;
+  }
+
+  #start(snapshot: Snapshot): void {
+    this.#applied = snapshot.meta.index;
+    this.#snapshotIndex = snapshot.meta.index;
+    for (const [id, address] of Object.entries(snapshot.meta.addresses)) this.#setAddress(id, address);
+    const status = this.#core.status();
+    this.#term = status.term;
+    this.#transport.onMessage((message) => {
+      if (this.#stopped) return;
+      try {
+        this.#core.step(message.type === 'propose' ? this.#stampForwarded(message) : message);
+      } catch (error) {
+        this.#fail(error);
+        return;
+      }
+      this.#schedule();
+    });
+    this.#ticker = this.#clock.setInterval(() => {
+      if (this.#stopped) return;
+      try {
+        this.#core.tick();
+        this.#maybeProposeTime();
+      } catch (error) {
+        this.#fail(error);
+        return;
+      }
+      this.#schedule();
+    }, this.#options.heartbeatMs);
+    this.#schedule();
+  }
+
+  /** The known leader, or null. */
+  get leader(): NodeId | null {
+    return this.#leader;
+  }
+
+  /** This member's role. */
+  get role(): RaftRole {
+    return this.#role;
+  }
+
+  /** True once {@link RaftNode.stop} was called (or a fatal error stopped the node). */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /**
+   * Replicates `command` and resolves with the state machine's result once it is applied here.
+   * Rejects with `NotLeaderError` (carrying the leader hint) when this member cannot accept it,
+   * `ProposalDroppedError` during a leadership transfer or under overload, `RaftTimeoutError`
+   * when it was not applied in time (it may still be applied later: make commands idempotent
+   * or use client sessions), and `RaftStoppedError` when the node stops.
+   */
+  propose(command: Uint8Array): Promise<Result> {
+    return this.#submit(this.#proposals, (requestId) => {
+      this.#core.propose(encodeEnvelope(requestId, this.#isLeader() ? this.#stamped(command) : command));
+      this.#recordLocalIndex(requestId);
+    });
+  }
+
+  /**
+   * A linearizable read: confirms with a quorum that this member's leader is still the leader
+   * (ReadIndex), waits until the state machine has applied that far, then runs `query`.
+   * Followers ask the leader for the index and answer locally.
+   */
+  read(query: Query): Promise<QueryResult> {
+    if (this.#stopped) return Promise.reject(new RaftStoppedError());
+    const requestId = this.#nextRequestId();
+    return new Promise<QueryResult>((resolve, reject) => {
+      const timer = this.#clock.setTimeout(() => {
+        this.#reads.delete(requestId);
+        reject(new RaftTimeoutError('read', this.#options.requestTimeoutMs));
+      }, this.#options.requestTimeoutMs);
+      this.#reads.set(requestId, { resolve, reject, timer, query, index: -1 });
+      try {
+        this.#core.readIndex(requestId);
+      } catch (error) {
+        this.#clock.clearTimeout(timer);
+        this.#reads.delete(requestId);
+        reject(asError(error));
+        return;
+      }
+      this.#schedule();
+    });
+  }
+
+  /**
+   * Hands leadership to `to` (a voter): the leader catches it up, then tells it to campaign at
+   * once. Resolves when `to` is the leader; rejects with `NotLeaderError` on a non-leader and
+   * `RaftTimeoutError` if the transfer does not finish within two election timeouts.
+   */
+  transferLeadership(to: NodeId): Promise<void> {
+    if (this.#stopped) return Promise.reject(new RaftStoppedError());
+    if (this.#leader === to) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const limit = 2 * this.#options.electionTimeoutMs;
+      const entry = {
+        to,
+        done: () => {
+          this.#clock.clearTimeout(timer);
+          this.#transfers.delete(entry);
+          resolve();
+        },
+      };
+      const timer = this.#clock.setTimeout(() => {
+        this.#transfers.delete(entry);
+        reject(new RaftTimeoutError(`leadership transfer to ${to}`, limit));
+      }, limit);
+      try {
+        this.#core.transferLeadership(to);
+      } catch (error) {
+        this.#clock.clearTimeout(timer);
+        reject(asError(error));
+        return;
+      }
+      this.#transfers.add(entry);
+      this.#schedule();
+    });
+  }
+
+  /** Adds `id` at `address` as a learner: it receives the log but does not vote until promoted. */
+  addLearner(id: NodeId, address: string): Promise<ConfState> {
+    return this.changeMembership({ mode: 'simple', steps: [{ type: 'addLearner', id, address }] });
+  }
+
+  /** Makes learner `id` a voter. Promote only once it has caught up (see `status().members`). */
+  promote(id: NodeId): Promise<ConfState> {
+    const address = this.#addresses.get(id);
+    return this.changeMembership({
+      mode: 'simple',
+      steps: [{ type: 'addVoter', id, ...(address === undefined ? {} : { address }) }],
+    });
+  }
+
+  /** Removes `id` (voter or learner) from the cluster. */
+  removeServer(id: NodeId): Promise<ConfState> {
+    return this.changeMembership({ mode: 'simple', steps: [{ type: 'remove', id }] });
+  }
+
+  /**
+   * Proposes any configuration change (a `joint` change may replace several voters at once)
+   * and resolves with the configuration once the change is applied here. Rejects with
+   * `ConfChangeError` when another change is still pending or the change is invalid.
+   */
+  changeMembership(change: ConfChange): Promise<ConfState> {
+    return this.#submit(this.#configChanges, (requestId) => {
+      this.#core.proposeConfChange(change, encodeEnvelope(requestId, encodeConfChange(change)));
+      this.#recordLocalIndex(requestId);
+    });
+  }
+
+  /** A plain snapshot of this member's Raft state. */
+  status(): RaftNodeStatus {
+    const core = this.#core.status();
+    const progress = new Map(core.progress.map((p) => [p.id, p]));
+    const member = (id: NodeId, voter: boolean): RaftMemberStatus => ({
+      id,
+      voter,
+      match: progress.get(id)?.match ?? (id === this.id && core.role === 'leader' ? core.lastIndex : 0),
+      next: progress.get(id)?.next ?? 0,
+      address: this.#addresses.get(id),
+    });
+    const voters = [...new Set([...core.conf.voters, ...core.conf.votersOutgoing])];
+    return {
+      id: this.id,
+      role: core.role,
+      term: core.term,
+      leader: core.leader,
+      commitIndex: core.commitIndex,
+      appliedIndex: this.#applied,
+      lastIndex: core.lastIndex,
+      snapshotIndex: this.#snapshotIndex,
+      members: [
+        ...voters.map((id) => member(id, true)),
+        ...core.conf.learners.map((id) => member(id, false)),
+      ],
+      joint: core.conf.votersOutgoing.length > 0,
+      pendingRequests: this.#proposals.size + this.#configChanges.size + this.#reads.size,
+    };
+  }
+
+  /**
+   * Stops ticking, fails every pending request with `RaftStoppedError`, waits for the batch in
+   * progress to be persisted, and closes the transport and the storage. Idempotent.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#halt(new RaftStoppedError());
+    await this.#pumpDone;
+    await this.#transport.close();
+    await this.#storage.close();
+  }
+
+  #halt(reason: Error): void {
+    this.#stopped = true;
+    if (this.#ticker !== undefined) this.#clock.clearInterval(this.#ticker);
+    for (const table of [this.#proposals, this.#configChanges, this.#reads] as Map<
+      string,
+      Pending<never>
+    >[]) {
+      for (const pending of table.values()) {
+        this.#clock.clearTimeout(pending.timer);
+        pending.reject(reason);
+      }
+      table.clear();
+    }
+    this.#proposedAt.clear();
+  }
+
+  #fail(error: unknown): void {
+    const failure = asError(error);
+    this.#logger.error({ id: this.id, error: failure.message }, 'raft node stopped by an internal error');
+    this.#halt(failure);
+    this.emit('error', failure);
+  }
+
+  #submit<T>(table: Map<string, Pending<T>>, propose: (requestId: string) => void): Promise<T> {
+    if (this.#stopped) return Promise.reject(new RaftStoppedError());
+    if (this.#proposals.size + this.#configChanges.size >= this.#options.maxPendingRequests) {
+      return Promise.reject(new ProposalDroppedError('too many requests pending'));
+    }
+    const requestId = this.#nextRequestId();
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.#clock.setTimeout(() => {
+        table.delete(requestId);
+        reject(new RaftTimeoutError('proposal', this.#options.requestTimeoutMs));
+      }, this.#options.requestTimeoutMs);
+      table.set(requestId, { resolve, reject, timer });
+      try {
+        propose(requestId);
+      } catch (error) {
+        this.#clock.clearTimeout(timer);
+        table.delete(requestId);
+        reject(asError(error));
+        return;
+      }
+      this.#schedule();
+    });
+  }
+
+  #isLeader(): boolean {
+    return this.#core.status().role === 'leader';
+  }
+
+  #stamped(command: Uint8Array): Uint8Array {
+    if (this.#stamp === undefined) return command;
+    try {
+      return this.#stamp(command, Math.floor(this.#clock.now()));
+    } catch {
+      return command;
+    }
+  }
+
+  /** Forwarded proposals get the leader's time here, where the leader appends them. */
+  #stampForwarded(message: ProposeRequest): ProposeRequest {
+    if (this.#stamp === undefined || !this.#isLeader()) return message;
+    const entries = message.entries.map((entry) => {
+      if (entry.kind !== 'normal' || entry.data.byteLength === 0) return entry;
+      try {
+        const envelope = decodeEnvelope(entry.data);
+        return { ...entry, data: encodeEnvelope(envelope.requestId, this.#stamped(envelope.payload)) };
+      } catch {
+        return entry;
+      }
+    });
+    return { ...message, entries };
+  }
+
+  #maybeProposeTime(): void {
+    const every = this.#timeCommand;
+    if (every === undefined || !this.#isLeader()) return;
+    const now = Math.floor(this.#clock.now());
+    if (now - this.#lastTimeCommand < every.intervalMs) return;
+    this.#lastTimeCommand = now;
+    try {
+      this.#core.propose(encodeEnvelope(this.#nextRequestId(), every.make(now)));
+    } catch (error) {
+      // Dropped during a transfer or under overload: the next interval tries again.
+      this.#logger.debug({ id: this.id, error: asError(error).message }, 'time command not proposed');
+    }
+  }
+
+  /** On the leader the entry's index is known at once: remember it to detect an overwrite. */
+  #recordLocalIndex(requestId: string): void {
+    if (!this.#isLeader()) return;
+    this.#proposedAt.set(this.#core.status().lastIndex, requestId);
+  }
+
+  #nextRequestId(): string {
+    this.#counter++;
+    return `${this.#requestPrefix}.${this.#counter.toString(36)}`;
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    this.#pumping = true;
+    this.#pumpDone = this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      do {
+        this.#again = false;
+        while (!this.#stopped && this.#core.hasReady()) await this.#handle(this.#core.ready());
+      } while (this.#again && !this.#stopped);
+    } catch (error) {
+      this.#fail(error);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  async #handle(ready: Ready): Promise<void> {
+    // 1. Persist. A snapshot first (it resets the log), then entries and hard state. A hard
+    // state whose only change is the commit index need not be synced on its own: it rides
+    // along with the next durable write (commit is recomputed from a quorum after a crash).
+    if (ready.snapshot !== undefined && ready.snapshot.meta.index > 0) {
+      await this.#storage.installSnapshot(ready.snapshot);
+    }
+    const hardState = ready.hardState ?? this.#deferredHardState;
+    if (ready.entries.length > 0 || (ready.mustSync && hardState !== undefined)) {
+      await this.#storage.save({ entries: ready.entries, ...(hardState === undefined ? {} : { hardState }) });
+      this.#deferredHardState = undefined;
+    } else if (ready.hardState !== undefined) {
+      this.#deferredHardState = ready.hardState;
+    }
+    if (this.#stopped) return;
+
+    // 2. Send only what is now durable.
+    for (const message of ready.messages) this.#transport.send(message);
+
+    // 3. Apply.
+    if (ready.snapshot !== undefined && ready.snapshot.meta.index > 0) this.#applySnapshot(ready.snapshot);
+    for (const entry of ready.committed) this.#applyEntry(entry);
+    if (ready.committed.length > 0) this.emit('apply', this.#applied);
+    for (const state of ready.readStates) {
+      const read = this.#reads.get(state.context);
+      if (read !== undefined) read.index = state.index;
+    }
+    this.#serveReads();
+    if (ready.softState !== undefined) this.#onSoftState(ready.softState.leader, ready.softState.role);
+    const term = ready.hardState?.term;
+    if (term !== undefined) this.#term = term;
+
+    // 4. Advance, then maybe compact.
+    this.#core.advance(ready);
+    if (this.#applied - this.#snapshotIndex >= this.#options.snapshotEvery) await this.#takeSnapshot();
+  }
+
+  #applySnapshot(snapshot: Snapshot): void {
+    this.#machine.restore(snapshot.data);
+    this.#applied = snapshot.meta.index;
+    this.#snapshotIndex = snapshot.meta.index;
+    for (const id of [...this.#addresses.keys()]) {
+      if (!(id in snapshot.meta.addresses)) this.#removeAddress(id);
+    }
+    for (const [id, address] of Object.entries(snapshot.meta.addresses)) this.#setAddress(id, address);
+    this.emit('snapshot', { index: snapshot.meta.index, term: snapshot.meta.term, source: 'leader' });
+  }
+
+  #applyEntry(entry: Entry): void {
+    if (entry.index <= this.#applied) return;
+    this.#applied = entry.index;
+    const localRequest = this.#proposedAt.get(entry.index);
+    this.#proposedAt.delete(entry.index);
+    if (entry.data.byteLength === 0) {
+      // A new leader's no-op, or the empty config entry that leaves a joint configuration.
+      this.#dropOverwritten(localRequest, undefined);
+      if (entry.kind === 'config') this.#core.applyConfChange(LEAVE_JOINT);
+      return;
+    }
+    const envelope = decodeEnvelope(entry.data);
+    this.#dropOverwritten(localRequest, envelope.requestId);
+    if (entry.kind === 'config') {
+      const change = decodeConfChange(envelope.payload);
+      const conf = this.#core.applyConfChange(change);
+      for (const step of change.steps) {
+        if (step.type === 'remove') this.#removeAddress(step.id);
+        else if (step.address !== undefined) this.#setAddress(step.id, step.address);
+      }
+      this.#settle(this.#configChanges, envelope.requestId, conf);
+      return;
+    }
+    let result: Result;
+    try {
+      result = this.#machine.apply(envelope.payload, entry.index);
+    } catch (error) {
+      // A state machine must not throw; if it does, it does so on every replica alike, so the
+      // log stays consistent. Report it to the proposer rather than stopping the cluster.
+      this.#logger.error({ id: this.id, index: entry.index }, 'state machine apply threw');
+      const pending = this.#proposals.get(envelope.requestId);
+      if (pending !== undefined) {
+        this.#proposals.delete(envelope.requestId);
+        this.#clock.clearTimeout(pending.timer);
+        pending.reject(asError(error));
+      }
+      return;
+    }
+    this.#settle(this.#proposals, envelope.requestId, result);
+  }
+
+  /** A new leader overwrote the entry this member proposed at that index: the proposal is lost. */
+  #dropOverwritten(localRequest: string | undefined, appliedRequest: string | undefined): void {
+    if (localRequest === undefined || localRequest === appliedRequest) return;
+    for (const table of [this.#proposals, this.#configChanges] as Map<string, Pending<never>>[]) {
+      const pending = table.get(localRequest);
+      if (pending === undefined) continue;
+      table.delete(localRequest);
+      this.#clock.clearTimeout(pending.timer);
+      pending.reject(new ProposalDroppedError('leadership changed before the entry committed'));
+    }
+  }
+
+  #settle<T>(table: Map<string, Pending<T>>, requestId: string, value: T): void {
+    const pending = table.get(requestId);
+    if (pending === undefined) return;
+    table.delete(requestId);
+    this.#clock.clearTimeout(pending.timer);
+    pending.resolve(value);
+  }
+
+  #serveReads(): void {
+    for (const [requestId, read] of this.#reads) {
+      if (read.index < 0 || read.index > this.#applied) continue;
+      this.#reads.delete(requestId);
+      this.#clock.clearTimeout(read.timer);
+      try {
+        read.resolve(this.#machine.query(read.query as Query));
+      } catch (error) {
+        read.reject(asError(error));
+      }
+    }
+  }
+
+  #onSoftState(leader: NodeId | null, role: RaftRole): void {
+    const leaderChanged = leader !== this.#leader;
+    const roleChanged = role !== this.#role;
+    this.#leader = leader;
+    this.#role = role;
+    if (leaderChanged) {
+      // Reads not yet confirmed were asked of the old leader; they will never be answered.
+      for (const [requestId, read] of this.#reads) {
+        if (read.index >= 0) continue;
+        this.#reads.delete(requestId);
+        this.#clock.clearTimeout(read.timer);
+        read.reject(new NotLeaderError(leader));
+      }
+      for (const transfer of this.#transfers) if (transfer.to === leader) transfer.done();
+    }
+    if (roleChanged) this.emit('role', role);
+    if (leaderChanged) this.emit('leader', leader, this.#core.status().term);
+  }
+
+  async #takeSnapshot(): Promise<void> {
+    const index = this.#applied;
+    const conf = this.#core.status().conf;
+    const snapshot: Snapshot = {
+      meta: { index, term: this.#storage.term(index), conf, addresses: Object.fromEntries(this.#addresses) },
+      data: this.#machine.snapshot(),
+    };
+    await this.#storage.createSnapshot(snapshot, this.#options.snapshotRetain);
+    this.#snapshotIndex = index;
+    this.emit('snapshot', { index, term: snapshot.meta.term, source: 'local' });
+  }
+
+  #setAddress(id: NodeId, address: string): void {
+    this.#addresses.set(id, address);
+    if (id !== this.id) this.#transport.setPeer(id, address);
+  }
+
+  #removeAddress(id: NodeId): void {
+    this.#addresses.delete(id);
+    if (id !== this.id) this.#transport.removePeer(id);
+  }
+}
+
+const LEAVE_JOINT: ConfChange = { mode: 'leaveJoint', steps: [] };
+
+/** How the core reads this driver's config entries: an envelope around an encoded change. */
+function decodeConfigEntry(data: Uint8Array): ConfChange {
+  return data.byteLength === 0 ? LEAVE_JOINT : decodeConfChange(decodeEnvelope(data).payload);
+}
+
+function isFresh(storage: RaftStorage): boolean {
+  const { hardState } = storage.initialState();
+  return storage.lastIndex() === 0 && storage.snapshot().meta.index === 0 && hardState.term === 0;
+}
+
+/**
+ * First boot: every initial member writes the same snapshot at index 1 (term 1) holding the
+ * initial voters and their addresses, so they agree on the configuration without any entry
+ * having to be replicated. Term 1 is recorded so the first election is for term 2.
+ */
+async function bootstrap(
+  storage: RaftStorage,
+  peers: Readonly<Record<NodeId, string>>,
+  machine: { snapshot(): Uint8Array },
+): Promise<void> {
+  const voters = Object.keys(peers).sort();
+  await storage.installSnapshot({
+    meta: {
+      index: 1,
+      term: 1,
+      conf: { voters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+      addresses: { ...peers },
+    },
+    data: machine.snapshot(),
+  });
+  await storage.save({ hardState: { term: 1, vote: null, commit: 1 }, entries: [] });
+}
+
+function asError(error: unknown): Error {
+  if (error instanceof Error) return error;
+  return new InvariantError(`non-error thrown: ${String(error)}`);
+}

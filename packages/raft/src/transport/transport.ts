@@ -1,0 +1,34 @@
+import type { Message, NodeId } from '../core/types.js';
+
+/** Counters of a Raft transport. */
+export interface RaftTransportStats {
+  /** Messages handed to the network. */
+  readonly sent: number;
+  /** Messages received, authenticated and decoded. */
+  readonly received: number;
+  /** Messages dropped, by reason (`queueFull`, `noAddress`, `decode`, `auth`, `tooLarge`, `unreachable`, ...). */
+  readonly dropped: Readonly<Record<string, number>>;
+  /** Connections established (outbound and inbound). */
+  readonly connections: number;
+}
+
+/**
+ * How Raft members exchange messages. Delivery is best effort: a message may be lost (Raft
+ * retries); messages to one peer are not reordered by the transport. A transport must never
+ * throw from `send` for network reasons — it drops and counts instead — and must authenticate
+ * peers before delivering anything they send.
+ */
+export interface RaftTransport {
+  /** Queues `message` for `message.to`. */
+  send(message: Message): void;
+  /** Sets the handler of received messages (one handler; replaces an earlier one). */
+  onMessage(handler: (message: Message) => void): void;
+  /** Where a member can be reached (`host:port`); called on start and on configuration changes. */
+  setPeer(id: NodeId, address: string): void;
+  /** Forgets a member and closes its connection. */
+  removePeer(id: NodeId): void;
+  /** Counters. */
+  stats(): RaftTransportStats;
+  /** Closes every connection and listener; idempotent. */
+  close(): Promise<void>;
+}
