@@ -178,7 +178,7 @@ export {
   type NonceSource,
   seededNonces,
 } from './transport/auth.js';
-export { decodeMessage, encodeMessage } from './transport/codec.js';
+export { CODEC_LIMITS, decodeMessage, encodeMessage } from './transport/codec.js';
 export {
   SimRaftBus,
   type SimRaftBusDrops,

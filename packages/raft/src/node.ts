@@ -435,7 +435,7 @@ export class RaftNode<
   }
 
   #isLeader(): boolean {
-    return this.#core.status().role === 'leader';
+    return this.#core.role === 'leader';
   }
 
   #stamped(command: Uint8Array): Uint8Array {
@@ -479,7 +479,7 @@ export class RaftNode<
   /** On the leader the entry's index is known at once: remember it to detect an overwrite. */
   #recordLocalIndex(requestId: string): void {
     if (!this.#isLeader()) return;
-    this.#proposedAt.set(this.#core.status().lastIndex, requestId);
+    this.#proposedAt.set(this.#core.lastIndex, requestId);
   }
 
   #nextRequestId(): string {
@@ -648,7 +648,7 @@ export class RaftNode<
       for (const transfer of this.#transfers) if (transfer.to === leader) transfer.done();
     }
     if (roleChanged) this.emit('role', role);
-    if (leaderChanged) this.emit('leader', leader, this.#core.status().term);
+    if (leaderChanged) this.emit('leader', leader, this.#core.term);
   }
 
   async #takeSnapshot(): Promise<void> {

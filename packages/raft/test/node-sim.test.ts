@@ -119,7 +119,7 @@ async function scenario(seed: number): Promise<void> {
 }
 
 test('RaftNode clusters stay linearizable and converge under crashes, partitions and lossy links', async () => {
-  await runSeeds({ seeds: 30, file: import.meta.url, scenario });
+  await runSeeds({ seeds: 100, file: import.meta.url, scenario });
 });
 
 test.run();

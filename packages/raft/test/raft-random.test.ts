@@ -18,7 +18,7 @@ import { membersOf } from '../src/core/confchange.js';
 import type { ConfChange, ConfChangeStep, ConfState } from '../src/core/types.js';
 import { type CoreOptions, Network, text } from './harness/network.js';
 
-const SEEDS = 300;
+const SEEDS = 1_000;
 const MEMBERSHIP_SEEDS = 150;
 const STEPS = 1500;
 

@@ -1249,6 +1249,26 @@ export class RaftCore {
   // ---------------------------------------------------------------------------------------
   // Introspection
 
+  /** This member's role (cheaper than {@link RaftCore.status} on hot paths). */
+  get role(): RaftRole {
+    return this.#role;
+  }
+
+  /** The known leader, or null. */
+  get leader(): NodeId | null {
+    return this.#lead;
+  }
+
+  /** The current term. */
+  get term(): number {
+    return this.#term;
+  }
+
+  /** Index of the last entry in the log (stable or not). */
+  get lastIndex(): number {
+    return this.#log.lastIndex();
+  }
+
   /** A snapshot of the core's state. */
   status(): RaftStatus {
     const progress: ProgressStatus[] = [];
