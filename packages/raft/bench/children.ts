@@ -88,7 +88,11 @@ const wait = (ms: number): Promise<'timeout'> =>
 /** SIGKILL by PID and wait (bounded) for the exit. */
 export async function killChild(child: Child): Promise<void> {
   if (!child.isRunning()) return;
-  process.kill(child.pid, 'SIGKILL');
+  try {
+    process.kill(child.pid, 'SIGKILL');
+  } catch {
+    return; // already gone
+  }
   await Promise.race([child.exited, wait(KILL_WAIT_MS)]);
 }
 

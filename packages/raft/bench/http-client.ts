@@ -31,6 +31,17 @@ export class HttpClient {
 
   /** POSTs `body` (JSON bytes); never rejects, a failure is reported in the reply. */
   post(endpoint: Endpoint, path: string, body: Buffer, timeoutMs: number): Promise<Reply> {
+    return this.send('POST', endpoint, path, body, timeoutMs);
+  }
+
+  /** Sends one request; never rejects, a failure is reported in the reply. */
+  send(
+    method: 'GET' | 'POST',
+    endpoint: Endpoint,
+    path: string,
+    body: Buffer | undefined,
+    timeoutMs: number,
+  ): Promise<Reply> {
     return new Promise<Reply>((resolve) => {
       let settled = false;
       const finish = (reply: Reply): void => {
@@ -45,8 +56,11 @@ export class HttpClient {
           host: endpoint.host,
           port: endpoint.port,
           path,
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'content-length': body.byteLength },
+          method,
+          headers:
+            body === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': body.byteLength },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -85,7 +99,9 @@ export async function postJson(
 ): Promise<Record<string, unknown>> {
   const reply = await client.post(endpoint, path, Buffer.from(JSON.stringify(value)), timeoutMs);
   if (reply.failure !== undefined) {
-    throw new Error(`POST ${endpoint.port}${path}: ${reply.failure} ${reply.status} ${reply.body.slice(0, 200)}`);
+    throw new Error(
+      `POST ${endpoint.port}${path}: ${reply.failure} ${reply.status} ${reply.body.slice(0, 200)}`,
+    );
   }
   const parsed: unknown = JSON.parse(reply.body);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {

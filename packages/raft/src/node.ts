@@ -6,6 +6,7 @@ import type {
   ConfChange,
   ConfState,
   Entry,
+  Message,
   NodeId,
   ProposeRequest,
   RaftRole,
@@ -131,6 +132,8 @@ export class RaftNode<
   #pumpDone: Promise<void> = Promise.resolve();
   #stopped = false;
   #deferredHardState: Ready['hardState'];
+  #persistedTerm = 0;
+  #persistedVote: NodeId | null = null;
 
   private constructor(
     options: RaftNodeOptions<Result, Query, QueryResult>,
@@ -201,6 +204,8 @@ export class RaftNode<
     for (const [id, address] of Object.entries(snapshot.meta.addresses)) this.#setAddress(id, address);
     const status = this.#core.status();
     this.#term = status.term;
+    this.#persistedTerm = status.term;
+    this.#persistedVote = status.vote;
     this.#transport.onMessage((message) => {
       if (this.#stopped) return;
       try {
@@ -211,6 +216,8 @@ export class RaftNode<
       }
       this.#schedule();
     });
+    this.#transport.onUnreachable?.((peer) => this.#report(() => this.#core.reportUnreachable(peer)));
+    this.#transport.onSnapshotStatus?.((peer, ok) => this.#report(() => this.#core.reportSnapshot(peer, ok)));
     this.#ticker = this.#clock.setInterval(() => {
       if (this.#stopped) return;
       try {
@@ -222,6 +229,17 @@ export class RaftNode<
       }
       this.#schedule();
     }, this.#options.heartbeatMs);
+    this.#schedule();
+  }
+
+  #report(tell: () => void): void {
+    if (this.#stopped) return;
+    try {
+      tell();
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
     this.#schedule();
   }
 
@@ -510,7 +528,27 @@ export class RaftNode<
     }
   }
 
+  /**
+   * Raft lets a leader write its own log in parallel with replicating it (Ongaro's thesis,
+   * §10.2.1): its appends and heartbeats may leave before its own fsync, because the leader
+   * only learns of a commit from acknowledgements processed after this batch is durable (one
+   * batch at a time), so nothing is acknowledged to a client before the leader's copy is on
+   * disk. Votes, acknowledgements and anything sent in a batch that changes term or vote still
+   * wait for the fsync.
+   */
+  #earlyMessages(ready: Ready): readonly Message[] {
+    if (this.#core.role !== 'leader' || ready.messages.length === 0) return [];
+    const hard = ready.hardState;
+    if (hard !== undefined && (hard.term !== this.#persistedTerm || hard.vote !== this.#persistedVote))
+      return [];
+    return ready.messages.filter(
+      (m) => m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot',
+    );
+  }
+
   async #handle(ready: Ready): Promise<void> {
+    const early = this.#earlyMessages(ready);
+    for (const message of early) this.#transport.send(message);
     // 1. Persist. A snapshot first (it resets the log), then entries and hard state. A hard
     // state whose only change is the commit index need not be synced on its own: it rides
     // along with the next durable write (commit is recomputed from a quorum after a crash).
@@ -521,13 +559,17 @@ export class RaftNode<
     if (ready.entries.length > 0 || (ready.mustSync && hardState !== undefined)) {
       await this.#storage.save({ entries: ready.entries, ...(hardState === undefined ? {} : { hardState }) });
       this.#deferredHardState = undefined;
+      if (hardState !== undefined) {
+        this.#persistedTerm = hardState.term;
+        this.#persistedVote = hardState.vote;
+      }
     } else if (ready.hardState !== undefined) {
       this.#deferredHardState = ready.hardState;
     }
     if (this.#stopped) return;
 
-    // 2. Send only what is now durable.
-    for (const message of ready.messages) this.#transport.send(message);
+    // 2. Send only what is now durable (the leader's replication went out already).
+    for (const message of ready.messages) if (!early.includes(message)) this.#transport.send(message);
 
     // 3. Apply.
     if (ready.snapshot !== undefined && ready.snapshot.meta.index > 0) this.#applySnapshot(ready.snapshot);

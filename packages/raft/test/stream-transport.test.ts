@@ -482,6 +482,29 @@ test('sim: a snapshot cut by a broken connection is discarded', async () => {
   );
 });
 
+test('sim: delivery reports: snapshots sent or lost, peers unreachable', async () => {
+  const { sim, get } = await simWorld(21, ['a', 'b'], { snapshotChunkBytes: 256 * 1024 });
+  const a = get('a');
+  const atB = inbox(get('b'));
+  const snapshots: string[] = [];
+  const unreachable: string[] = [];
+  a.onSnapshotStatus((peer, ok) => snapshots.push(`${peer}:${ok}`));
+  a.onUnreachable((peer) => unreachable.push(peer));
+  const data = randomBytes(1024 * 1024, 21);
+  a.send(snapshotOf('a', 'b', data));
+  await sim.waitFor(() => atB.length === 1, 20_000, 'the snapshot');
+  assert.equal(snapshots, ['b:true'], 'a snapshot written whole is reported as sent');
+  assert.equal(unreachable, []);
+
+  // A snapshot queued for a peer that cannot be reached is reported lost, the peer unreachable.
+  sim.node('b').crash();
+  await sim.waitFor(() => unreachable.includes('b'), 5_000, 'the reset of the old connection');
+  a.send(snapshotOf('a', 'b', randomBytes(64 * 1024, 22), 101));
+  await sim.waitFor(() => snapshots.length === 2, 20_000, 'the loss report');
+  assert.equal(snapshots, ['b:true', 'b:false']);
+  assert.ok(unreachable.includes('b'), 'the failed connection is reported');
+});
+
 test('sim: snapshot chunk abuse by an authenticated peer', async () => {
   const { sim, get } = await simWorld(11, ['b', 'c'], { maxSnapshotBytes: 1000 });
   const b = get('b');

@@ -1,6 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import {
-  appendFile,
+  type FileHandle,
   lstat,
   mkdir,
   open,
@@ -18,6 +18,9 @@ import { DiskFaultError, PathKindError } from './disk-errors.js';
 import { normalizeDiskDir, normalizeDiskPath } from './disk-path.js';
 import { FileNotFoundError } from './errors.js';
 import type { DiskOp } from './sim-disk.js';
+
+/** Append handles kept open at once (a WAL needs one or two). */
+const MAX_OPEN_HANDLES = 16;
 
 /** Errno codes that mean the device, not the caller, failed; they become {@link DiskFaultError}. */
 const DEVICE_FAULTS = new Set(['EIO', 'ENOSPC', 'EDQUOT', 'EROFS']);
@@ -59,6 +62,13 @@ export class NodeDisk implements Disk {
   readonly root: string;
   /** The last operation queued on each path, so the next one on that path waits for it. */
   readonly #tails = new Map<string, Promise<void>>();
+  /**
+   * Open append handles by path, most recently used last. A write-ahead log appends and syncs
+   * the same file over and over; opening and closing it each time costs four extra trips
+   * through libuv's thread pool per durable write. fsync flushes the file, not just the
+   * descriptor, so syncing through this handle also covers writes made through others.
+   */
+  readonly #handles = new Map<string, FileHandle>();
 
   /** Creates a disk over `rootDir` (resolved against the working directory); does no I/O. */
   constructor(rootDir: string) {
@@ -96,8 +106,14 @@ export class NodeDisk implements Disk {
     const copy = new Uint8Array(data);
     return this.#serial([p], async () => {
       try {
-        await appendFile(this.#abs(p), copy);
+        const handle = await this.#handle(p);
+        let written = 0;
+        while (written < copy.byteLength) {
+          const { bytesWritten } = await handle.write(copy, written, copy.byteLength - written);
+          written += bytesWritten;
+        }
       } catch (error) {
+        await this.#forget(p);
         throw this.#fileError('append', p, error);
       }
     });
@@ -119,6 +135,11 @@ export class NodeDisk implements Disk {
     const p = normalizeDiskPath(path);
     return this.#serial([p], async () => {
       try {
+        const cached = this.#handles.get(p);
+        if (cached !== undefined) {
+          await cached.datasync();
+          return;
+        }
         // r+ rather than r: Windows flushes only handles opened for writing.
         const handle = await open(this.#abs(p), 'r+');
         try {
@@ -127,6 +148,7 @@ export class NodeDisk implements Disk {
           await handle.close();
         }
       } catch (error) {
+        await this.#forget(p);
         throw this.#fileError('sync', p, error);
       }
     });
@@ -145,6 +167,8 @@ export class NodeDisk implements Disk {
       }
       if (info.isDirectory()) throw new PathKindError(source, 'file');
       if (source === target) return;
+      await this.#forget(source);
+      await this.#forget(target);
       try {
         await rename(this.#abs(source), this.#abs(target));
       } catch (error) {
@@ -157,6 +181,7 @@ export class NodeDisk implements Disk {
   async remove(path: string): Promise<void> {
     const p = normalizeDiskPath(path);
     return this.#serial([p], async () => {
+      await this.#forget(p);
       try {
         await unlink(this.#abs(p));
       } catch (error) {
@@ -258,6 +283,43 @@ export class NodeDisk implements Disk {
    * Runs `run` once every earlier operation on any of `keys` has settled, so operations on one
    * path complete in call order. Failures of earlier operations do not block later ones.
    */
+  /** The cached append handle of `p`, opening it (and closing the least recently used beyond 16). */
+  async #handle(p: string): Promise<FileHandle> {
+    const cached = this.#handles.get(p);
+    if (cached !== undefined) {
+      this.#handles.delete(p);
+      this.#handles.set(p, cached);
+      return cached;
+    }
+    const handle = await open(this.#abs(p), 'a');
+    this.#handles.set(p, handle);
+    if (this.#handles.size > MAX_OPEN_HANDLES) {
+      const [oldest] = this.#handles.keys();
+      if (oldest !== undefined && oldest !== p) {
+        // Only a path with no operation in flight may lose its handle: wait for its queue.
+        void this.#serial([oldest], () => this.#forget(oldest));
+      }
+    }
+    return handle;
+  }
+
+  /** Closes and drops the cached handle of `p`, if any. */
+  async #forget(p: string): Promise<void> {
+    const handle = this.#handles.get(p);
+    if (handle === undefined) return;
+    this.#handles.delete(p);
+    await handle.close().catch(ignore);
+  }
+
+  /**
+   * Closes every cached file handle. The disk stays usable (handles reopen on demand); call it
+   * when the owner is done with the disk, so no descriptor outlives it.
+   */
+  async close(): Promise<void> {
+    const paths = [...this.#handles.keys()];
+    await Promise.all(paths.map((p) => this.#serial([p], () => this.#forget(p))));
+  }
+
   #serial<T>(keys: readonly string[], run: () => Promise<T>): Promise<T> {
     const earlier: Promise<void>[] = [];
     for (const key of keys) {

@@ -48,4 +48,41 @@ node('mkdir creates a missing root; files written outside the disk are visible',
   }
 });
 
+node(
+  'a log appended and synced through the cached handle stays right across rename, remove and close',
+  async () => {
+    const root = await tempRoot();
+    const { readdir, readFile } = await import('node:fs/promises');
+    const openFds = async () => (await readdir('/proc/self/fd')).length;
+    try {
+      const disk = new NodeDisk(root);
+      await disk.mkdir('wal');
+      const before = await openFds();
+      for (let i = 0; i < 50; i++) {
+        await disk.appendFile('wal/a.log', new Uint8Array([i]));
+        await disk.sync('wal/a.log');
+      }
+      assert.is(await openFds(), before + 1, 'one descriptor serves every append and sync');
+      await disk.truncate('wal/a.log', 10);
+      await disk.appendFile('wal/a.log', new Uint8Array([99]));
+      assert.equal(
+        [...new Uint8Array(await readFile(join(root, 'wal', 'a.log')))],
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 99],
+      );
+      await disk.rename('wal/a.log', 'wal/b.log');
+      await disk.appendFile('wal/a.log', new Uint8Array([1]));
+      assert.equal(await disk.stat('wal/a.log'), { size: 1 }, 'a new file, not the renamed one');
+      assert.equal(await disk.stat('wal/b.log'), { size: 11 });
+      await disk.remove('wal/a.log');
+      await disk.close();
+      assert.is(await openFds(), before, 'close releases every descriptor');
+      await disk.appendFile('wal/b.log', new Uint8Array([100]));
+      assert.equal(await disk.stat('wal/b.log'), { size: 12 }, 'usable after close');
+      await disk.close();
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  },
+);
+
 node.run();

@@ -142,6 +142,8 @@ interface Outgoing {
   readonly first: boolean;
   /** Last frame of its message (when written, the message counts as sent). */
   readonly last: boolean;
+  /** Part of a snapshot message (its fate is reported to the snapshot handler). */
+  readonly snapshot: boolean;
 }
 
 /** Our connection to one peer. */
@@ -257,6 +259,8 @@ export class StreamTransport implements RaftTransport {
   readonly #inbound = new Set<Inbound>();
   readonly #dropped = new Map<string, number>();
   #handler: ((message: Message) => void) | undefined;
+  #unreachableHandler: ((peer: NodeId) => void) | undefined;
+  #snapshotHandler: ((peer: NodeId, ok: boolean) => void) | undefined;
   #pendingHandshakes = 0;
   #sent = 0;
   #received = 0;
@@ -367,6 +371,7 @@ export class StreamTransport implements RaftTransport {
     if (peer.queuedBytes + cost > this.#maxQueueBytes) {
       // Drop the newest: what is queued is older but already promised an order.
       this.#drop('queueFull');
+      if (message.type === 'snapshot') this.#report(peer.id, false);
       return;
     }
     for (const item of items) peer.queue.push(item);
@@ -376,6 +381,24 @@ export class StreamTransport implements RaftTransport {
 
   onMessage(handler: (message: Message) => void): void {
     this.#handler = handler;
+  }
+
+  onUnreachable(handler: (peer: NodeId) => void): void {
+    this.#unreachableHandler = handler;
+  }
+
+  onSnapshotStatus(handler: (peer: NodeId, ok: boolean) => void): void {
+    this.#snapshotHandler = handler;
+  }
+
+  /** Tells Raft about a delivery problem; a throwing handler must not break the transport. */
+  #report(peer: NodeId, snapshotOk?: boolean): void {
+    try {
+      if (snapshotOk === undefined) this.#unreachableHandler?.(peer);
+      else this.#snapshotHandler?.(peer, snapshotOk);
+    } catch (error) {
+      this.#log.error({ peer, error: errorText(error) }, 'delivery report handler threw');
+    }
   }
 
   setPeer(id: NodeId, address: string): void {
@@ -465,7 +488,7 @@ export class StreamTransport implements RaftTransport {
   #encode(message: Message): Outgoing[] {
     if (message.type !== 'snapshot') {
       const bytes = encodeFrame(encodeMessage(message), this.#maxFrameBytes);
-      return [{ bytes, chunk: undefined, cost: bytes.byteLength, first: true, last: true }];
+      return [{ bytes, chunk: undefined, cost: bytes.byteLength, first: true, last: true, snapshot: false }];
     }
     const chunks = splitSnapshot(message, this.#chunkBytes);
     // The first chunk is the largest and carries the same metadata as the rest: if it frames,
@@ -479,6 +502,7 @@ export class StreamTransport implements RaftTransport {
       cost: i === 0 ? head.byteLength : overhead,
       first: i === 0,
       last: i === chunks.length - 1,
+      snapshot: true,
     }));
   }
 
@@ -500,7 +524,9 @@ export class StreamTransport implements RaftTransport {
       peer.queuedBytes -= item.cost;
       if (item.last) this.#sent++;
       const bytes = item.bytes ?? this.#frameChunk(item.chunk);
-      if (bytes !== undefined && !stream.write(bytes)) {
+      const blocked = bytes !== undefined && !stream.write(bytes);
+      if (item.last && item.snapshot) this.#report(peer.id, bytes !== undefined);
+      if (blocked) {
         conn.blocked = true;
         break;
       }
@@ -533,7 +559,13 @@ export class StreamTransport implements RaftTransport {
   /** Drops every queued message, counting each under `reason`. */
   #clearQueue(peer: Peer, reason: string): void {
     let messages = 0;
-    for (let i = peer.head; i < peer.queue.length; i++) if (peer.queue[i]?.last === true) messages++;
+    let snapshots = 0;
+    for (let i = peer.head; i < peer.queue.length; i++) {
+      const item = peer.queue[i];
+      if (item?.last === true) messages++;
+      if (item?.last === true && item.snapshot) snapshots++;
+    }
+    if (snapshots > 0) this.#report(peer.id, false);
     peer.queue = [];
     peer.head = 0;
     peer.queuedBytes = 0;
@@ -556,7 +588,10 @@ export class StreamTransport implements RaftTransport {
       peer.queue[peer.head] = undefined;
       peer.head++;
     }
-    if (dropped) this.#drop('snapshotIncomplete');
+    if (dropped) {
+      this.#drop('snapshotIncomplete');
+      this.#report(peer.id, false);
+    }
     this.#compact(peer);
   }
 
@@ -693,6 +728,7 @@ export class StreamTransport implements RaftTransport {
   /** An established connection broke: keep the queue (minus a torn snapshot) and reconnect soon. */
   #outboundBroken(peer: Peer, conn: Outbound): void {
     this.#killOutbound(peer, conn);
+    this.#report(peer.id);
     this.#dropPartialHead(peer);
     this.#log.debug({ peer: peer.id }, 'connection to peer lost');
     if (this.#closing === undefined && this.#peers.get(peer.id) === peer && peer.head < peer.queue.length) {
@@ -704,6 +740,7 @@ export class StreamTransport implements RaftTransport {
   #outboundFailed(peer: Peer, conn: Outbound): void {
     this.#killOutbound(peer, conn);
     if (this.#closing !== undefined || this.#peers.get(peer.id) !== peer) return;
+    this.#report(peer.id);
     this.#clearQueue(peer, 'unreachable');
     this.#scheduleReconnect(peer);
   }

@@ -27,6 +27,16 @@ export interface RaftTransport {
   setPeer(id: NodeId, address: string): void;
   /** Forgets a member and closes its connection. */
   removePeer(id: NodeId): void;
+  /**
+   * Optional: called when messages to `peer` could not be delivered (connection failed or
+   * broke), so the leader stops pipelining to it and probes instead.
+   */
+  onUnreachable?(handler: (peer: NodeId) => void): void;
+  /**
+   * Optional: called when a snapshot to `peer` was handed to the network (`ok`) or lost (`!ok`),
+   * so the leader resumes replication or resends without waiting for a timeout.
+   */
+  onSnapshotStatus?(handler: (peer: NodeId, ok: boolean) => void): void;
   /** Counters. */
   stats(): RaftTransportStats;
   /** Closes every connection and listener; idempotent. */
