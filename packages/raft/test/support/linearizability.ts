@@ -147,14 +147,58 @@ function validate(op: KvOperation, i: number): void {
  * observed by no one) and puts that returned `ok: false` (they definitely did not happen).
  */
 function prepare(ops: readonly KvOperation[]): Prepared[] {
+  // Values some operation could ever have stored, and values some operation depends on.
+  const writable = new Set<string>();
+  for (const op of ops)
+    if (op.input.op !== 'get' && op.input.value !== undefined) writable.add(op.input.value);
+  const observed = new Set<string>();
+  let failedCasThatMatters = false;
+  // A delete's answer (whether there was something to delete) observes any earlier write.
+  let deletes = false;
+  for (const op of ops) {
+    if (op.input.op === 'delete') deletes = true;
+    if (op.input.op === 'get' && op.return !== undefined && typeof op.output?.value === 'string') {
+      observed.add(op.output.value);
+    }
+    if (op.input.op === 'cas' && typeof op.input.expected === 'string') observed.add(op.input.expected);
+    if (
+      op.input.op === 'cas' &&
+      op.return !== undefined &&
+      op.output?.ok === false &&
+      mayMatter(op, writable)
+    ) {
+      failedCasThatMatters = true;
+    }
+  }
   const out: Prepared[] = [];
   for (const op of ops) {
     const pending = op.return === undefined;
     if (pending && op.input.op === 'get') continue;
     if (!pending && op.input.op === 'put' && op.output?.ok === false) continue;
+    // A failed cas expecting a value nobody ever wrote fails in every state: it constrains nothing.
+    if (!pending && op.input.op === 'cas' && op.output?.ok === false && !mayMatter(op, writable)) continue;
+    // A write of unknown outcome whose value nobody read or expected can only matter by making
+    // some failed cas fail or some delete find something; without those, leaving it out (one
+    // of its allowed outcomes) changes no verdict, and it spares the search 2^pending orders.
+    if (
+      pending &&
+      op.input.op !== 'get' &&
+      op.input.value !== undefined &&
+      !observed.has(op.input.value) &&
+      !failedCasThatMatters &&
+      !deletes
+    ) {
+      continue;
+    }
     out.push({ op, call: op.call, ret: op.return ?? Number.POSITIVE_INFINITY, pending });
   }
   return out;
+}
+
+/** Whether a failed cas could have failed only because of some state (its expectation was ever possible). */
+function mayMatter(op: KvOperation, writable: ReadonlySet<string>): boolean {
+  const expected = op.input.expected;
+  return expected === null || expected === undefined || writable.has(expected);
 }
 
 type SearchOutcome = 'ok' | 'fail' | 'unknown';
