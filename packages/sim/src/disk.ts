@@ -45,4 +45,9 @@ export interface Disk {
   list(dir: string): Promise<string[]>;
   /** Size of a file, or undefined when it does not exist. */
   stat(path: string): Promise<FileInfo | undefined>;
+  /**
+   * Optional: releases cached resources (open file descriptors). The disk stays usable; owners
+   * call it when they are done so that nothing is left for the garbage collector to close.
+   */
+  close?(): Promise<void>;
 }

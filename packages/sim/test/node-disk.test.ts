@@ -12,7 +12,14 @@ async function tempRoot(): Promise<string> {
 
 diskContract('NodeDisk', async () => {
   const root = await tempRoot();
-  return { disk: new NodeDisk(root), cleanup: () => rm(root, { recursive: true, force: true }) };
+  const disk = new NodeDisk(root);
+  return {
+    disk,
+    cleanup: async () => {
+      await disk.close();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
 }).run();
 
 const node = suite('NodeDisk');
@@ -53,7 +60,16 @@ node(
   async () => {
     const root = await tempRoot();
     const { readdir, readFile } = await import('node:fs/promises');
-    const openFds = async () => (await readdir('/proc/self/fd')).length;
+    const { readlink } = await import('node:fs/promises');
+    // Descriptors open on files under this test's folder (others may come and go meanwhile).
+    const openFds = async () => {
+      let count = 0;
+      for (const fd of await readdir('/proc/self/fd')) {
+        const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+        if (target.startsWith(root)) count++;
+      }
+      return count;
+    };
     try {
       const disk = new NodeDisk(root);
       await disk.mkdir('wal');

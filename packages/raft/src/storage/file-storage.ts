@@ -436,6 +436,8 @@ export class FileStorage implements RaftStorage {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     while (this.#draining !== undefined) await this.#draining;
+    // Release the disk's cached descriptors (a NodeDisk keeps the WAL segment open).
+    await this.#disk.close?.();
   }
 
   #enqueueSnapshot(snapshot: Snapshot, file: Uint8Array, keepEntries: boolean): Promise<void> {
