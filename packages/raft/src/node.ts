@@ -16,7 +16,8 @@ import type {
 import { decodeEnvelope, encodeEnvelope } from './envelope.js';
 import {
   InvariantError,
-  NotLeaderError,
+  isNotLeaderError,
+  isProposalDroppedError,
   ProposalDroppedError,
   RaftStoppedError,
   RaftTimeoutError,
@@ -120,6 +121,14 @@ export class RaftNode<
   readonly #proposedAt = new Map<number, string>();
   readonly #reads = new Map<string, PendingRead<QueryResult>>();
   readonly #transfers = new Set<{ readonly to: NodeId; readonly done: () => void }>();
+  /**
+   * Requests that could not be proposed because no leader is known or a leadership transfer is
+   * under way: they wait (until their timeout) and are retried when the leader changes or on the
+   * next tick, so a planned transfer or an election costs clients latency, not errors.
+   */
+  readonly #parked = new Map<string, () => void>();
+  /** Proposals forwarded to this leader during its leadership transfer, passed on afterwards. */
+  #held: { readonly message: ProposeRequest; readonly until: number }[] = [];
   #ticker: TimerHandle | undefined;
   #counter = 0;
   #applied = 0;
@@ -208,6 +217,14 @@ export class RaftNode<
     this.#persistedVote = status.vote;
     this.#transport.onMessage((message) => {
       if (this.#stopped) return;
+      // A proposal forwarded to a leader that is handing over, or to a member that is no longer
+      // the leader (the forwarder's view was stale), is held and passed on to the leader there
+      // is next, instead of being dropped while its proposer waits for nothing.
+      if (message.type === 'propose' && (this.#core.role !== 'leader' || this.#core.transferee !== null)) {
+        this.#hold(message);
+        this.#releaseParked();
+        return;
+      }
       try {
         this.#core.step(message.type === 'propose' ? this.#stampForwarded(message) : message);
       } catch (error) {
@@ -223,6 +240,7 @@ export class RaftNode<
       try {
         this.#core.tick();
         this.#maybeProposeTime();
+        this.#releaseParked();
       } catch (error) {
         this.#fail(error);
         return;
@@ -260,10 +278,13 @@ export class RaftNode<
 
   /**
    * Replicates `command` and resolves with the state machine's result once it is applied here.
-   * Rejects with `NotLeaderError` (carrying the leader hint) when this member cannot accept it,
-   * `ProposalDroppedError` during a leadership transfer or under overload, `RaftTimeoutError`
-   * when it was not applied in time (it may still be applied later: make commands idempotent
-   * or use client sessions), and `RaftStoppedError` when the node stops.
+   * While no leader is known (an election) or the leader is handing over (a transfer), the
+   * proposal waits and is retried when a leader is there, within `requestTimeoutMs`. Rejects
+   * with `NotLeaderError` (carrying the leader hint) when this member will not forward it
+   * (`forwardProposals: false`), `ProposalDroppedError` under overload or when a new leader
+   * overwrote the entry, `RaftTimeoutError` when it was not applied in time (it may still be
+   * applied later: make commands idempotent or use client sessions), and `RaftStoppedError`
+   * when the node stops.
    */
   propose(command: Uint8Array): Promise<Result> {
     return this.#submit(this.#proposals, (requestId) => {
@@ -283,12 +304,17 @@ export class RaftNode<
     return new Promise<QueryResult>((resolve, reject) => {
       const timer = this.#clock.setTimeout(() => {
         this.#reads.delete(requestId);
+        this.#parked.delete(requestId);
         reject(new RaftTimeoutError('read', this.#options.requestTimeoutMs));
       }, this.#options.requestTimeoutMs);
       this.#reads.set(requestId, { resolve, reject, timer, query, index: -1 });
       try {
         this.#core.readIndex(requestId);
       } catch (error) {
+        if (this.#retryable(error)) {
+          this.#parked.set(requestId, () => this.#core.readIndex(requestId));
+          return;
+        }
         this.#clock.clearTimeout(timer);
         this.#reads.delete(requestId);
         reject(asError(error));
@@ -419,6 +445,8 @@ export class RaftNode<
       table.clear();
     }
     this.#proposedAt.clear();
+    this.#parked.clear();
+    this.#held = [];
   }
 
   #fail(error: unknown): void {
@@ -437,12 +465,17 @@ export class RaftNode<
     return new Promise<T>((resolve, reject) => {
       const timer = this.#clock.setTimeout(() => {
         table.delete(requestId);
+        this.#parked.delete(requestId);
         reject(new RaftTimeoutError('proposal', this.#options.requestTimeoutMs));
       }, this.#options.requestTimeoutMs);
       table.set(requestId, { resolve, reject, timer });
       try {
         propose(requestId);
       } catch (error) {
+        if (this.#retryable(error)) {
+          this.#parked.set(requestId, () => propose(requestId));
+          return;
+        }
         this.#clock.clearTimeout(timer);
         table.delete(requestId);
         reject(asError(error));
@@ -450,6 +483,61 @@ export class RaftNode<
       }
       this.#schedule();
     });
+  }
+
+  /** Errors that mean "not now": no leader is known yet, or this leader is handing over. */
+  #retryable(error: unknown): boolean {
+    if (isNotLeaderError(error)) return error.leaderHint === null;
+    if (isProposalDroppedError(error)) return this.#core.transferee !== null;
+    return false;
+  }
+
+  #hold(message: ProposeRequest): void {
+    if (this.#held.length >= this.#options.maxPendingRequests) return; // the proposer times out
+    this.#held.push({ message, until: this.#clock.now() + this.#options.requestTimeoutMs });
+  }
+
+  /** Retries parked requests and passes on held forwarded proposals, once circumstances allow. */
+  #releaseParked(): void {
+    for (const [requestId, retry] of this.#parked) {
+      try {
+        retry();
+        this.#parked.delete(requestId);
+      } catch (error) {
+        if (this.#retryable(error)) continue;
+        this.#parked.delete(requestId);
+        this.#rejectRequest(requestId, asError(error));
+      }
+    }
+    if (this.#held.length === 0) return;
+    const now = this.#clock.now();
+    const role = this.#core.role;
+    const leader = this.#core.leader;
+    if (role === 'leader' && this.#core.transferee !== null) return;
+    if (role !== 'leader' && (leader === null || leader === this.id)) return;
+    const held = this.#held;
+    this.#held = [];
+    for (const { message, until } of held) {
+      if (until < now) continue;
+      if (role === 'leader') this.#core.step(this.#stampForwarded(message));
+      // The proposer still waits for its entry; relay it to the new leader under our own name
+      // (transports only accept messages from the member that sent them).
+      else this.#transport.send({ ...message, from: this.id, to: leader as NodeId, term: 0 });
+    }
+    this.#schedule();
+  }
+
+  #rejectRequest(requestId: string, error: Error): void {
+    for (const table of [this.#proposals, this.#configChanges, this.#reads] as Map<
+      string,
+      Pending<never>
+    >[]) {
+      const pending = table.get(requestId);
+      if (pending === undefined) continue;
+      table.delete(requestId);
+      this.#clock.clearTimeout(pending.timer);
+      pending.reject(error);
+    }
   }
 
   #isLeader(): boolean {
@@ -680,14 +768,15 @@ export class RaftNode<
     this.#leader = leader;
     this.#role = role;
     if (leaderChanged) {
-      // Reads not yet confirmed were asked of the old leader; they will never be answered.
+      // Reads not yet confirmed were asked of the old leader and will never be answered there:
+      // ask again (the new leader, or once there is one).
       for (const [requestId, read] of this.#reads) {
-        if (read.index >= 0) continue;
-        this.#reads.delete(requestId);
-        this.#clock.clearTimeout(read.timer);
-        read.reject(new NotLeaderError(leader));
+        if (read.index < 0 && !this.#parked.has(requestId)) {
+          this.#parked.set(requestId, () => this.#core.readIndex(requestId));
+        }
       }
       for (const transfer of this.#transfers) if (transfer.to === leader) transfer.done();
+      this.#releaseParked();
     }
     if (roleChanged) this.emit('role', role);
     if (leaderChanged) this.emit('leader', leader, this.#core.term);

@@ -1264,6 +1264,11 @@ export class RaftCore {
     return this.#term;
   }
 
+  /** The target of a leadership transfer in progress, or null. */
+  get transferee(): NodeId | null {
+    return this.#transferee;
+  }
+
   /** Index of the last entry in the log (stable or not). */
   get lastIndex(): number {
     return this.#log.lastIndex();
