@@ -120,6 +120,15 @@ export class RaftNode<
   readonly #configChanges = new Map<string, Pending<ConfState>>();
   readonly #proposedAt = new Map<number, string>();
   readonly #reads = new Map<string, PendingRead<QueryResult>>();
+  /**
+   * Linearizable reads are confirmed in batches, as etcd's read loop does: one ReadIndex round
+   * (a heartbeat to a quorum) serves every read that arrived before the round started. Reads
+   * that arrive while a round is out wait for the next one (a round's index may be older than
+   * their invocation, so they cannot share it).
+   */
+  readonly #readQueue: string[] = [];
+  /** Read rounds in flight: round context → the reads it serves. */
+  readonly #rounds = new Map<string, string[]>();
   readonly #transfers = new Set<{ readonly to: NodeId; readonly done: () => void }>();
   /**
    * Requests that could not be proposed because no leader is known or a leadership transfer is
@@ -241,6 +250,8 @@ export class RaftNode<
         this.#core.tick();
         this.#maybeProposeTime();
         this.#releaseParked();
+        // A round whose heartbeats were lost must not hold the queue for longer than a tick.
+        if (this.#readQueue.length > 0) this.#startReadRound();
       } catch (error) {
         this.#fail(error);
         return;
@@ -308,18 +319,8 @@ export class RaftNode<
         reject(new RaftTimeoutError('read', this.#options.requestTimeoutMs));
       }, this.#options.requestTimeoutMs);
       this.#reads.set(requestId, { resolve, reject, timer, query, index: -1 });
-      try {
-        this.#core.readIndex(requestId);
-      } catch (error) {
-        if (this.#retryable(error)) {
-          this.#parked.set(requestId, () => this.#core.readIndex(requestId));
-          return;
-        }
-        this.#clock.clearTimeout(timer);
-        this.#reads.delete(requestId);
-        reject(asError(error));
-        return;
-      }
+      this.#readQueue.push(requestId);
+      if (this.#rounds.size === 0) this.#startReadRound();
       this.#schedule();
     });
   }
@@ -447,6 +448,8 @@ export class RaftNode<
     this.#proposedAt.clear();
     this.#parked.clear();
     this.#held = [];
+    this.#readQueue.length = 0;
+    this.#rounds.clear();
   }
 
   #fail(error: unknown): void {
@@ -485,6 +488,24 @@ export class RaftNode<
     });
   }
 
+  /** Starts a ReadIndex round for every queued read that is still waiting. */
+  #startReadRound(): void {
+    const batch = this.#readQueue.splice(0).filter((requestId) => this.#reads.has(requestId));
+    if (batch.length === 0) return;
+    const round = this.#nextRequestId();
+    this.#rounds.set(round, batch);
+    try {
+      this.#core.readIndex(round);
+    } catch (error) {
+      if (this.#retryable(error)) {
+        this.#parked.set(round, () => this.#core.readIndex(round));
+        return;
+      }
+      this.#rounds.delete(round);
+      for (const requestId of batch) this.#rejectRequest(requestId, asError(error));
+    }
+  }
+
   /** Errors that mean "not now": no leader is known yet, or this leader is handing over. */
   #retryable(error: unknown): boolean {
     if (isNotLeaderError(error)) return error.leaderHint === null;
@@ -506,7 +527,9 @@ export class RaftNode<
       } catch (error) {
         if (this.#retryable(error)) continue;
         this.#parked.delete(requestId);
-        this.#rejectRequest(requestId, asError(error));
+        const batch = this.#rounds.get(requestId);
+        this.#rounds.delete(requestId);
+        for (const id of batch ?? [requestId]) this.#rejectRequest(id, asError(error));
       }
     }
     if (this.#held.length === 0) return;
@@ -664,9 +687,15 @@ export class RaftNode<
     for (const entry of ready.committed) this.#applyEntry(entry);
     if (ready.committed.length > 0) this.emit('apply', this.#applied);
     for (const state of ready.readStates) {
-      const read = this.#reads.get(state.context);
-      if (read !== undefined) read.index = state.index;
+      const batch = this.#rounds.get(state.context);
+      if (batch === undefined) continue;
+      this.#rounds.delete(state.context);
+      for (const requestId of batch) {
+        const read = this.#reads.get(requestId);
+        if (read !== undefined) read.index = state.index;
+      }
     }
+    if (this.#rounds.size === 0) this.#startReadRound();
     this.#serveReads();
     if (ready.softState !== undefined) this.#onSoftState(ready.softState.leader, ready.softState.role);
     const term = ready.hardState?.term;
@@ -768,12 +797,10 @@ export class RaftNode<
     this.#leader = leader;
     this.#role = role;
     if (leaderChanged) {
-      // Reads not yet confirmed were asked of the old leader and will never be answered there:
-      // ask again (the new leader, or once there is one).
-      for (const [requestId, read] of this.#reads) {
-        if (read.index < 0 && !this.#parked.has(requestId)) {
-          this.#parked.set(requestId, () => this.#core.readIndex(requestId));
-        }
+      // Read rounds not yet confirmed were asked of the old leader and will never be answered
+      // there: ask again (the new leader, or once there is one).
+      for (const round of this.#rounds.keys()) {
+        if (!this.#parked.has(round)) this.#parked.set(round, () => this.#core.readIndex(round));
       }
       for (const transfer of this.#transfers) if (transfer.to === leader) transfer.done();
       this.#releaseParked();
