@@ -1,7 +1,8 @@
 // What the scenarios need from a 3-member cluster, whichever system runs it, and the helpers that
 // work on both because both speak etcd's JSON gateway: free ports, status, leader discovery.
 import { createServer } from 'node:net';
-import { type Child, logTail } from './children.js';
+import { performance } from 'node:perf_hooks';
+import { type Child, logTail, removeFolder, stopChild } from './children.js';
 import { type Endpoint, type HttpClient, postJson } from './http-client.js';
 
 export type SystemName = 'etcd' | 'raft-kv';
@@ -119,5 +120,60 @@ export async function findLeader(client: HttpClient, cluster: BenchCluster): Pro
 export function assertRunning(members: readonly { child: Child; name: string }[]): void {
   for (const m of members) {
     if (!m.child.isRunning()) throw new Error(`${m.name} exited during start-up:\n${logTail(m.child)}`);
+  }
+}
+
+/** A member to start: its name and the ports it serves on. */
+export interface MemberSpec {
+  readonly name: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+}
+
+/** Picks free client and peer ports for members called `names`. */
+export async function memberSpecs(names: readonly string[]): Promise<MemberSpec[]> {
+  const specs: MemberSpec[] = [];
+  for (const name of names) specs.push({ name, clientPort: await freePort(), peerPort: await freePort() });
+  return specs;
+}
+
+/**
+ * The half of starting a cluster that both systems share: spawn one process per member, wait
+ * until every member answers status and names the same leader, and hand back the cluster. On
+ * any failure it stops what it started and removes `root`, so a failed start leaves nothing.
+ */
+export async function launchCluster(
+  system: SystemName,
+  client: HttpClient,
+  root: string,
+  specs: readonly MemberSpec[],
+  spawn: (spec: MemberSpec) => Child,
+): Promise<BenchCluster> {
+  const children: Child[] = [];
+  try {
+    const started = performance.now();
+    for (const spec of specs) children.push(spawn(spec));
+    const pending = specs.map((spec, i) => {
+      const child = children[i];
+      if (child === undefined) throw new Error('spawned fewer children than specs');
+      return { name: spec.name, endpoint: loopback(spec.clientPort), child };
+    });
+    const { ids } = await waitForLeader(client, pending, 30_000, true);
+    const startupMs = performance.now() - started;
+    const members: BenchMember[] = pending.map((m, i) => ({ ...m, memberId: ids[i] ?? '' }));
+    return {
+      system,
+      members,
+      root,
+      startupMs,
+      async stop() {
+        await Promise.all(children.map((child) => stopChild(child)));
+        await removeFolder(root);
+      },
+    };
+  } catch (error) {
+    await Promise.all(children.map((child) => stopChild(child)));
+    await removeFolder(root);
+    throw error;
   }
 }

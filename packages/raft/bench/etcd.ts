@@ -2,16 +2,8 @@
 // /work/shared/K3S-NOTES.md §2.1 did, with the raft timings under test.
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { type Child, removeFolder, spawnChild, stopChild, tempFolder } from './children.js';
-import {
-  type BenchCluster,
-  type BenchMember,
-  freePort,
-  loopback,
-  type RaftTimings,
-  waitForLeader,
-} from './cluster.js';
+import { spawnChild, tempFolder } from './children.js';
+import { type BenchCluster, launchCluster, memberSpecs, type RaftTimings } from './cluster.js';
 import type { HttpClient } from './http-client.js';
 
 export const ETCD_BINARY = '/usr/bin/etcd';
@@ -19,72 +11,43 @@ export const ETCD_BINARY = '/usr/bin/etcd';
 export async function startEtcdCluster(client: HttpClient, timings: RaftTimings): Promise<BenchCluster> {
   if (!existsSync(ETCD_BINARY)) throw new Error(`${ETCD_BINARY} is missing: apt-get install etcd-server`);
   const root = await tempFolder('bench-etcd-');
-  const specs: { name: string; clientPort: number; peerPort: number }[] = [];
-  for (const name of ['e1', 'e2', 'e3']) {
-    specs.push({ name, clientPort: await freePort(), peerPort: await freePort() });
-  }
+  const specs = await memberSpecs(['e1', 'e2', 'e3']);
   const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
   const token = `bench-${basename(root)}`;
-  const children: Child[] = [];
-  try {
-    const started = performance.now();
-    for (const spec of specs) {
-      const clientUrl = `http://127.0.0.1:${spec.clientPort}`;
-      const peerUrl = `http://127.0.0.1:${spec.peerPort}`;
-      const args = [
-        '--name',
-        spec.name,
-        '--data-dir',
-        join(root, spec.name),
-        '--listen-client-urls',
-        clientUrl,
-        '--advertise-client-urls',
-        clientUrl,
-        '--listen-peer-urls',
-        peerUrl,
-        '--initial-advertise-peer-urls',
-        peerUrl,
-        '--initial-cluster',
-        initialCluster,
-        '--initial-cluster-state',
-        'new',
-        // One token per cluster (the same for its 3 members: it seeds the cluster id), so that
-        // members of another run can never join this one.
-        '--initial-cluster-token',
-        token,
-        '--heartbeat-interval',
-        String(timings.heartbeatMs),
-        '--election-timeout',
-        String(timings.electionTimeoutMs),
-        // zap to stderr (into the log file): the capnslog default warns about its own deprecation.
-        '--logger',
-        'zap',
-        '--log-outputs',
-        'stderr',
-      ];
-      children.push(spawnChild(`etcd ${spec.name}`, ETCD_BINARY, args, join(root, `${spec.name}.log`)));
-    }
-    const pending = specs.map((spec, i) => {
-      const child = children[i];
-      if (child === undefined) throw new Error('spawned fewer children than specs');
-      return { name: spec.name, endpoint: loopback(spec.clientPort), child };
-    });
-    const { ids } = await waitForLeader(client, pending, 30_000, true);
-    const startupMs = performance.now() - started;
-    const members: BenchMember[] = pending.map((m, i) => ({ ...m, memberId: ids[i] ?? '' }));
-    return {
-      system: 'etcd',
-      members,
-      root,
-      startupMs,
-      async stop() {
-        await Promise.all(children.map((child) => stopChild(child)));
-        await removeFolder(root);
-      },
-    };
-  } catch (error) {
-    await Promise.all(children.map((child) => stopChild(child)));
-    await removeFolder(root);
-    throw error;
-  }
+  return launchCluster('etcd', client, root, specs, (spec) => {
+    const clientUrl = `http://127.0.0.1:${spec.clientPort}`;
+    const peerUrl = `http://127.0.0.1:${spec.peerPort}`;
+    const args = [
+      '--name',
+      spec.name,
+      '--data-dir',
+      join(root, spec.name),
+      '--listen-client-urls',
+      clientUrl,
+      '--advertise-client-urls',
+      clientUrl,
+      '--listen-peer-urls',
+      peerUrl,
+      '--initial-advertise-peer-urls',
+      peerUrl,
+      '--initial-cluster',
+      initialCluster,
+      '--initial-cluster-state',
+      'new',
+      // One token per cluster (the same for its 3 members: it seeds the cluster id), so that
+      // members of another run can never join this one.
+      '--initial-cluster-token',
+      token,
+      '--heartbeat-interval',
+      String(timings.heartbeatMs),
+      '--election-timeout',
+      String(timings.electionTimeoutMs),
+      // zap to stderr (into the log file): the capnslog default warns about its own deprecation.
+      '--logger',
+      'zap',
+      '--log-outputs',
+      'stderr',
+    ];
+    return spawnChild(`etcd ${spec.name}`, ETCD_BINARY, args, join(root, `${spec.name}.log`));
+  });
 }

@@ -5,17 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { type Child, removeFolder, spawnChild, stopChild, tempFolder } from './children.js';
-import {
-  type BenchCluster,
-  type BenchMember,
-  freePort,
-  loopback,
-  type RaftTimings,
-  waitForLeader,
-} from './cluster.js';
+import { spawnChild, tempFolder } from './children.js';
+import { type BenchCluster, launchCluster, memberSpecs, type RaftTimings } from './cluster.js';
 import type { HttpClient } from './http-client.js';
 
 /** The repository root. */
@@ -48,60 +40,29 @@ export async function startRaftKvCluster(client: HttpClient, timings: RaftTiming
   const root = await tempFolder('bench-raft-kv-');
   const keyFile = join(root, 'cluster.key');
   await writeFile(keyFile, randomBytes(32), { mode: 0o600 });
-  const specs: { name: string; clientPort: number; peerPort: number }[] = [];
-  for (const name of ['n1', 'n2', 'n3']) {
-    specs.push({ name, clientPort: await freePort(), peerPort: await freePort() });
-  }
+  const specs = await memberSpecs(['n1', 'n2', 'n3']);
   const peers = specs.map((s) => `${s.name}=127.0.0.1:${s.peerPort}`).join(',');
-  const children: Child[] = [];
-  try {
-    const started = performance.now();
-    for (const spec of specs) {
-      const args = [
-        RAFT_KV_CLI,
-        '--id',
-        spec.name,
-        '--listen-client',
-        `127.0.0.1:${spec.clientPort}`,
-        '--listen-peer',
-        `127.0.0.1:${spec.peerPort}`,
-        '--peers',
-        peers,
-        '--data-dir',
-        join(root, spec.name),
-        '--cluster-key-file',
-        keyFile,
-        '--heartbeat-ms',
-        String(timings.heartbeatMs),
-        '--election-timeout-ms',
-        String(timings.electionTimeoutMs),
-      ];
-      children.push(
-        spawnChild(`raft-kv ${spec.name}`, process.execPath, args, join(root, `${spec.name}.log`)),
-      );
-    }
-    const pending = specs.map((spec, i) => {
-      const child = children[i];
-      if (child === undefined) throw new Error('spawned fewer children than specs');
-      return { name: spec.name, endpoint: loopback(spec.clientPort), child };
-    });
-    // Same readiness rule as for etcd: every member answers status and names the same leader.
-    const { ids } = await waitForLeader(client, pending, 30_000, true);
-    const startupMs = performance.now() - started;
-    const members: BenchMember[] = pending.map((m, i) => ({ ...m, memberId: ids[i] ?? '' }));
-    return {
-      system: 'raft-kv',
-      members,
-      root,
-      startupMs,
-      async stop() {
-        await Promise.all(children.map((child) => stopChild(child)));
-        await removeFolder(root);
-      },
-    };
-  } catch (error) {
-    await Promise.all(children.map((child) => stopChild(child)));
-    await removeFolder(root);
-    throw error;
-  }
+  // Same readiness rule as for etcd: every member answers status and names the same leader.
+  return launchCluster('raft-kv', client, root, specs, (spec) => {
+    const args = [
+      RAFT_KV_CLI,
+      '--id',
+      spec.name,
+      '--listen-client',
+      `127.0.0.1:${spec.clientPort}`,
+      '--listen-peer',
+      `127.0.0.1:${spec.peerPort}`,
+      '--peers',
+      peers,
+      '--data-dir',
+      join(root, spec.name),
+      '--cluster-key-file',
+      keyFile,
+      '--heartbeat-ms',
+      String(timings.heartbeatMs),
+      '--election-timeout-ms',
+      String(timings.electionTimeoutMs),
+    ];
+    return spawnChild(`raft-kv ${spec.name}`, process.execPath, args, join(root, `${spec.name}.log`));
+  });
 }
