@@ -4,25 +4,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   compoundSize,
-  type DecodeError,
   decodeCompound,
   encodeCompound,
-  isDecodeError,
   isPayloadTooLargeError,
   MessageType,
   packCompounds,
 } from '../src/index.js';
-
-function throwsDecode(fn: () => unknown, reason: string): void {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(isDecodeError(error), `expected a DecodeError, got ${String(error)}`);
-    assert.is((error as DecodeError).reason, reason);
-    return;
-  }
-  assert.unreachable(`expected DecodeError(${reason})`);
-}
+import { throwsDecode } from './support/assertions.js';
 
 const msg = (type: number, length: number): Uint8Array => {
   const out = new Uint8Array(length).fill(0x55);

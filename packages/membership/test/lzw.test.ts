@@ -3,19 +3,9 @@
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type DecodeError, isDecodeError, lzwCompress, lzwDecompress } from '../src/index.js';
+import { lzwCompress, lzwDecompress } from '../src/index.js';
+import { throwsDecode } from './support/assertions.js';
 import { fromHex, lcgInput, toHex, vector } from './support/vectors.js';
-
-function throwsDecode(fn: () => unknown, reason: string): void {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(isDecodeError(error), `expected a DecodeError, got ${String(error)}`);
-    assert.is((error as DecodeError).reason, reason);
-    return;
-  }
-  assert.unreachable(`expected DecodeError(${reason})`);
-}
 
 /**
  * Packs codes LSB-first at the widths Go's reader expects: 9 bits after a clear, one more bit

@@ -6,7 +6,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   type Alive,
-  type DecodeError,
   decodeAlive,
   decodeIndirectPingReq,
   decodePing,
@@ -17,25 +16,14 @@ import {
   encodePing,
   encodePushPullHeader,
   type IndirectPingReq,
-  isDecodeError,
   MessageType,
   type Ping,
 } from '../src/index.js';
 import { MsgpackReader, MsgpackWriter } from '../src/wire/msgpack.js';
+import { throwsDecode } from './support/assertions.js';
 import { toHex } from './support/vectors.js';
 
 const withType = (type: number, body: Uint8Array): Uint8Array => Uint8Array.of(type, ...body);
-
-function throwsDecode(fn: () => unknown, reason: string): void {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(isDecodeError(error), `expected a DecodeError, got ${String(error)}`);
-    assert.is((error as DecodeError).reason, reason);
-    return;
-  }
-  assert.unreachable(`expected DecodeError(${reason})`);
-}
 
 const alive: Alive = {
   incarnation: 9,

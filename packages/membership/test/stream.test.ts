@@ -3,29 +3,17 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  type DecodeError,
   decodeStream,
   encodeStream,
   encodeStreamMessage,
-  isDecodeError,
   Keyring,
   MessageType,
   type PushNodeState,
   type StreamMessage,
 } from '../src/index.js';
 import { MsgpackWriter } from '../src/wire/msgpack.js';
+import { throwsDecode } from './support/assertions.js';
 import { fromB64, fromHex, vector } from './support/vectors.js';
-
-function throwsDecode(fn: () => unknown, reason: string): void {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(isDecodeError(error), `expected a DecodeError, got ${String(error)}`);
-    assert.is((error as DecodeError).reason, reason, (error as Error).message);
-    return;
-  }
-  assert.unreachable(`expected DecodeError(${reason})`);
-}
 
 const key = new Uint8Array(16).fill(3);
 const node = (name: string): PushNodeState => ({

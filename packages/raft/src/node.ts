@@ -315,7 +315,6 @@ export class RaftNode<
     return new Promise<QueryResult>((resolve, reject) => {
       const timer = this.#clock.setTimeout(() => {
         this.#reads.delete(requestId);
-        this.#parked.delete(requestId);
         reject(new RaftTimeoutError('read', this.#options.requestTimeoutMs));
       }, this.#options.requestTimeoutMs);
       this.#reads.set(requestId, { resolve, reject, timer, query, index: -1 });
@@ -658,7 +657,7 @@ export class RaftNode<
   }
 
   async #handle(ready: Ready): Promise<void> {
-    const early = this.#earlyMessages(ready);
+    const early = new Set(this.#earlyMessages(ready));
     for (const message of early) this.#transport.send(message);
     // 1. Persist. A snapshot first (it resets the log), then entries and hard state. A hard
     // state whose only change is the commit index need not be synced on its own: it rides
@@ -680,7 +679,7 @@ export class RaftNode<
     if (this.#stopped) return;
 
     // 2. Send only what is now durable (the leader's replication went out already).
-    for (const message of ready.messages) if (!early.includes(message)) this.#transport.send(message);
+    for (const message of ready.messages) if (!early.has(message)) this.#transport.send(message);
 
     // 3. Apply.
     if (ready.snapshot !== undefined && ready.snapshot.meta.index > 0) this.#applySnapshot(ready.snapshot);
@@ -747,12 +746,7 @@ export class RaftNode<
       // A state machine must not throw; if it does, it does so on every replica alike, so the
       // log stays consistent. Report it to the proposer rather than stopping the cluster.
       this.#logger.error({ id: this.id, index: entry.index }, 'state machine apply threw');
-      const pending = this.#proposals.get(envelope.requestId);
-      if (pending !== undefined) {
-        this.#proposals.delete(envelope.requestId);
-        this.#clock.clearTimeout(pending.timer);
-        pending.reject(asError(error));
-      }
+      this.#rejectRequest(envelope.requestId, asError(error));
       return;
     }
     this.#settle(this.#proposals, envelope.requestId, result);
@@ -761,13 +755,10 @@ export class RaftNode<
   /** A new leader overwrote the entry this member proposed at that index: the proposal is lost. */
   #dropOverwritten(localRequest: string | undefined, appliedRequest: string | undefined): void {
     if (localRequest === undefined || localRequest === appliedRequest) return;
-    for (const table of [this.#proposals, this.#configChanges] as Map<string, Pending<never>>[]) {
-      const pending = table.get(localRequest);
-      if (pending === undefined) continue;
-      table.delete(localRequest);
-      this.#clock.clearTimeout(pending.timer);
-      pending.reject(new ProposalDroppedError('leadership changed before the entry committed'));
-    }
+    this.#rejectRequest(
+      localRequest,
+      new ProposalDroppedError('leadership changed before the entry committed'),
+    );
   }
 
   #settle<T>(table: Map<string, Pending<T>>, requestId: string, value: T): void {

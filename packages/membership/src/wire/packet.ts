@@ -14,23 +14,18 @@
  */
 import { type DecodeFailure, isDecodeError } from '../errors.js';
 import { plainBytes } from './bytes.js';
-import { decodeCompound } from './compound.js';
+import { type CompoundParts, decodeCompound } from './compound.js';
 import { decompressBody } from './compress.js';
 import { hasCrcHeader, unwrapCrc, wrapCrc } from './crc.js';
 import type { Keyring } from './keyring.js';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, lzwCompress } from './lzw.js';
 import { CompressionType, MessageType } from './message-types.js';
 import {
-  type AckResp,
-  type Alive,
-  type Dead,
+  type Compress,
   decodeCompress,
   decodePacketMessage,
   encodeCompress,
-  type IndirectPingReq,
-  type NackResp,
-  type Ping,
-  type Suspect,
+  type PacketMessage,
   type TypedMessage,
 } from './messages.js';
 import {
@@ -74,15 +69,11 @@ export interface PacketDrop {
 }
 
 /** A message delivered by the packet pipeline: compound and compress layers already unwrapped. */
-export type InboundMessage =
-  | TypedMessage<typeof MessageType.ping, Ping>
-  | TypedMessage<typeof MessageType.indirectPing, IndirectPingReq>
-  | TypedMessage<typeof MessageType.ackResp, AckResp>
-  | TypedMessage<typeof MessageType.nackResp, NackResp>
-  | TypedMessage<typeof MessageType.suspect, Suspect>
-  | TypedMessage<typeof MessageType.alive, Alive>
-  | TypedMessage<typeof MessageType.dead, Dead>
-  | TypedMessage<typeof MessageType.user, Uint8Array>;
+export type InboundMessage = Exclude<
+  PacketMessage,
+  | TypedMessage<typeof MessageType.compound, CompoundParts>
+  | TypedMessage<typeof MessageType.compress, Compress>
+>;
 
 /** What {@link decodePacket} got out of one datagram. */
 export interface DecodedPacket {
