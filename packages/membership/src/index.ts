@@ -2,25 +2,20 @@
  * Cluster membership for ClusterOS: a TypeScript port of HashiCorp memberlist 0.2.2 (SWIM
  * with the Lifeguard extensions) that is wire-compatible with Go nodes.
  *
- * This release provides the **wire layer**, checked byte for byte against vectors produced by
- * memberlist's own encoders:
- *
- * - messages ({@link encodePing}, {@link decodePacketMessage}, …): the type byte and the
- *   msgpack structs exactly as go-msgpack writes them, decoded as leniently as Go reads them;
- * - {@link encodeCompound}/{@link decodeCompound}, {@link wrapCrc}/{@link unwrapCrc},
- *   {@link lzwCompress}/{@link lzwDecompress} (Go's `compress/lzw`) and
- *   {@link compressMessage};
- * - {@link Keyring} and {@link encryptPayload}/{@link decryptPayload} (AES-GCM, encryption
- *   versions 0 and 1, injectable nonces);
- * - the UDP pipeline ({@link encodePacket}/{@link decodePacket}, with counted drop reasons)
- *   and the TCP stream framing ({@link encodeStream}/{@link decodeStream}, bounded sizes);
- * - the pure Lifeguard and timing math ({@link suspicionTimeout},
- *   {@link remainingSuspicionTime}, {@link retransmitLimit}, {@link pushPullScale},
- *   {@link scaleTimeout}).
+ * - {@link Memberlist}: the runtime. Join through seeds, probe members round-robin with
+ *   direct, indirect and TCP pings, suspect with Lifeguard's dynamic timeouts, refute,
+ *   gossip piggybacked broadcasts, exchange full state by push/pull, leave gracefully,
+ *   carry node metadata and user messages, encrypt with a rotating keyring.
+ * - {@link lanConfig}, {@link wanConfig}, {@link localConfig}: memberlist's presets.
+ * - {@link NetTransport} (UDP + TCP on one port) and {@link SimTransport} (on
+ *   `@clusteros/sim`): the same protocol code runs on real sockets and in simulation.
+ * - {@link encodeTags}/{@link decodeTags}: node tags in Serf's metadata format.
+ * - The wire layer, checked byte for byte against memberlist's own encoders: messages,
+ *   compound, CRC, LZW, AES-GCM keyring, the packet pipeline with counted drop reasons, the
+ *   stream framing, and the Lifeguard timing math.
  *
  * memberlist 0.2.2 has no label header (labels arrived in later versions), so there is none
- * here. The `Memberlist` runtime (probing, gossip, push/pull, events) arrives next, on the
- * injected clock, randomness and network of `@clusteros/sim`.
+ * here.
  *
  * @packageDocumentation
  */
@@ -37,6 +32,51 @@ export {
   type KeyringFailure,
   PayloadTooLargeError,
 } from './errors.js';
+export { AckTable, type AckWaiter } from './runtime/ack-table.js';
+export { BroadcastQueue, type BroadcastQueueOptions, type QueueOptions } from './runtime/broadcast-queue.js';
+export {
+  lanConfig,
+  localConfig,
+  META_MAX_SIZE,
+  type MemberlistTuning,
+  PROTOCOL_VERSION_MAX,
+  PROTOCOL_VERSION_MIN,
+  validateTuning,
+  wanConfig,
+} from './runtime/config.js';
+export type { MemberlistDelegate } from './runtime/delegate.js';
+export {
+  BroadcastTimeoutError,
+  ConfigError,
+  isBroadcastTimeoutError,
+  isConfigError,
+  isJoinError,
+  isMemberlistClosedError,
+  isStreamExchangeError,
+  isUnknownNodeError,
+  type JoinAttempt,
+  JoinError,
+  MemberlistClosedError,
+  StreamExchangeError,
+  type StreamFailure,
+  UnknownNodeError,
+} from './runtime/errors.js';
+export { ipFromBytes, ipToBytes, isIpLiteral } from './runtime/ip.js';
+export type { Logger } from './runtime/logger.js';
+export { silentLogger } from './runtime/logger.js';
+export type { Member, MemberState, MemberVersions } from './runtime/member.js';
+export { type KeyringControl, Memberlist, type MemberlistEvents } from './runtime/memberlist.js';
+export type { DelegateVersions, MemberlistOptions } from './runtime/options.js';
+export type { DroppedReason, MemberlistStats, RuntimeDropReason } from './runtime/stats.js';
+export { decodeTags, encodeTags, TAG_MAGIC_BYTE } from './runtime/tags.js';
+export {
+  NetTransport,
+  NetworkTransport,
+  type PacketHandler,
+  SimTransport,
+  type StreamHandler,
+  type Transport,
+} from './runtime/transport.js';
 export {
   COMPOUND_HEADER_OVERHEAD,
   COMPOUND_PART_OVERHEAD,

@@ -66,6 +66,21 @@ export class Keyring {
     if (index > 0) this.installed.splice(index, 1);
   }
 
+  /** Alias of {@link Keyring.addKey}: installs `key` for decryption. */
+  install(key: Uint8Array): void {
+    this.addKey(key);
+  }
+
+  /** Alias of {@link Keyring.useKey}: makes the installed `key` primary. */
+  use(key: Uint8Array): void {
+    this.useKey(key);
+  }
+
+  /** Alias of {@link Keyring.removeKey}: removes a key that is not primary. */
+  remove(key: Uint8Array): void {
+    this.removeKey(key);
+  }
+
   /** Copies of the installed keys, the primary first. */
   getKeys(): Uint8Array[] {
     return this.installed.map((key) => copyBytes(key));

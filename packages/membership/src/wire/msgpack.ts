@@ -349,6 +349,14 @@ export class MsgpackReader {
     return -1;
   }
 
+  /** Reads a map header and returns its entry count; throws `type` unless the next value is a map. */
+  mapHeader(field: string): number {
+    const b = this.peek(field);
+    const length = this.mapLength(field);
+    if (length < 0) throw new DecodeError('type', `${field}: expected a map, found byte 0x${hex(b)}`);
+    return length;
+  }
+
   /** Reads a map header, or -1 if the next value is not a map. */
   private mapLength(field: string): number {
     const b = this.peek(field);

@@ -1,0 +1,70 @@
+/**
+ * Lifeguard's dynamic suspicion timer (memberlist `suspicion`): it starts at the maximum
+ * timeout when independent confirmations can be expected, and every new accuser brings it down
+ * logarithmically towards the minimum, so a node many members cannot reach is declared dead
+ * sooner, while a node only one slow member blames gets the long timeout.
+ */
+import type { Clock, TimerHandle } from '@clusteros/sim';
+import { remainingSuspicionTime } from '../wire/timing.js';
+
+/** A running suspicion of one node. */
+export class Suspicion {
+  readonly #clock: Clock;
+  readonly #k: number;
+  readonly #minMs: number;
+  readonly #maxMs: number;
+  readonly #start: number;
+  readonly #accusers = new Set<string>();
+  readonly #fire: () => void;
+  #confirmations = 0;
+  #timer: TimerHandle | null;
+
+  /**
+   * Starts the timer. `from` is the first accuser; `k` the confirmations that bring the timeout
+   * from `maxMs` down to `minMs`; `fire` runs once when it expires.
+   */
+  constructor(clock: Clock, from: string, k: number, minMs: number, maxMs: number, fire: () => void) {
+    this.#clock = clock;
+    this.#k = k;
+    this.#minMs = minMs;
+    this.#maxMs = maxMs;
+    this.#start = clock.now();
+    this.#accusers.add(from);
+    this.#fire = fire;
+    const timeout = k < 1 ? minMs : maxMs;
+    this.#timer = clock.setTimeout(() => this.#expire(), timeout);
+  }
+
+  /** Independent confirmations counted so far. */
+  get confirmations(): number {
+    return this.#confirmations;
+  }
+
+  /**
+   * Counts `from` as a confirmation if it is a new accuser and fewer than `k` have been counted.
+   * Returns true when it counted (the caller re-gossips the suspicion then).
+   */
+  confirm(from: string): boolean {
+    if (this.#timer === null || this.#confirmations >= this.#k || this.#accusers.has(from)) return false;
+    this.#accusers.add(from);
+    this.#confirmations++;
+    const elapsed = this.#clock.now() - this.#start;
+    const remaining = remainingSuspicionTime(this.#confirmations, this.#k, elapsed, this.#minMs, this.#maxMs);
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = this.#clock.setTimeout(() => this.#expire(), Math.max(0, remaining));
+    return true;
+  }
+
+  /** Cancels the timer (the node was refuted, declared dead or removed). */
+  stop(): void {
+    if (this.#timer === null) return;
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #expire(): void {
+    if (this.#timer === null) return;
+    this.#timer = null;
+    this.#fire();
+  }
+}
