@@ -8,8 +8,9 @@
  *   and resolves proposals with the state machine's results.
  * - {@link FileStorage}: a segmented, checksummed, group-committed write-ahead log with atomic
  *   snapshots and crash recovery; {@link MemoryStorage} for tests.
- * - {@link StreamTransport}: authenticated (HMAC challenge–response on the cluster key),
- *   length-prefixed msgpack over TCP with reconnect, backpressure and chunked snapshots;
+ * - {@link StreamTransport}: authenticated (HMAC challenge–response on the cluster key, then a
+ *   MAC on every frame under per-connection session keys), length-prefixed msgpack over TCP with
+ *   reconnect, backpressure and chunked snapshots;
  *   {@link SimRaftBus} for deterministic simulation.
  * - {@link KvStateMachine}: revisions, compare-and-swap transactions, prefix ranges, leases whose
  *   expiry is driven by leader-proposed time, and client sessions that drop duplicate retries.

@@ -1,4 +1,4 @@
-import { hkdfSync } from 'node:crypto';
+import { createHmac, hkdfSync } from 'node:crypto';
 import { inspect } from 'node:util';
 import { type ByteStream, latency, SeededRandom, Simulation } from '@clusteros/sim';
 import { test } from 'uvu';
@@ -52,9 +52,14 @@ function authFails(fn: () => unknown, reason: AuthError['reason']): AuthError {
   return assert.unreachable(`expected an AuthError (${reason})`) as never;
 }
 
-/** The RESPONSE message layout: magic "CRA", version 1, type 3, then the 32-byte proof. */
+/** The RESPONSE message layout: magic "CRA", version 2, type 3, then the 32-byte proof. */
 function responseWith(proof: Uint8Array): Uint8Array {
-  return Uint8Array.from([0x43, 0x52, 0x41, 0x01, 3, ...proof]);
+  return Uint8Array.from([0x43, 0x52, 0x41, 0x02, 3, ...proof]);
+}
+
+/** What a responder step says, without its session (which holds key objects). */
+function outcome(step: ReturnType<HandshakeResponder['receive']>): { kind: string; peer?: string } {
+  return step.kind === 'authenticated' ? { kind: step.kind, peer: step.peer } : { kind: step.kind };
 }
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -98,7 +103,7 @@ test('mutual success: each side learns the other id', () => {
   const done = initiator.receive(challenge.reply);
   assert.is(done.peer, 'b');
   const accepted = responder.receive(done.reply);
-  assert.equal(accepted, { kind: 'authenticated', peer: 'a' });
+  assert.equal(outcome(accepted), { kind: 'authenticated', peer: 'a' });
 });
 
 test('fresh nonces make every session different', () => {
@@ -137,7 +142,7 @@ test('wrong key: the responder rejects an initiator without the key', () => {
   const [ni, nr] = [honest.initiatorNonces[0], honest.responderNonces[0]];
   if (ni === undefined || nr === undefined) throw new Error('nonces not recorded');
   const right = key.prove(ROLE_I, utf8('a'), utf8('b'), ni, nr);
-  assert.equal(honest.responder.receive(responseWith(right)), { kind: 'authenticated', peer: 'a' });
+  assert.equal(outcome(honest.responder.receive(responseWith(right))), { kind: 'authenticated', peer: 'a' });
 });
 
 test('replay: a recorded response does not open another session', () => {
@@ -221,7 +226,9 @@ test('malformed and out-of-order messages', () => {
   const r4 = new HandshakeResponder({ key, localId: 'b' });
   authFails(() => r4.receive(responseWith(new Uint8Array(32))), 'unexpected');
   const bad = Uint8Array.from(hello);
-  bad[3] = 2; // another protocol version
+  bad[3] = 1; // the previous protocol version (no frame MACs): refused, not misread
+  authFails(() => new HandshakeResponder({ key, localId: 'b' }).receive(bad), 'malformed');
+  bad[3] = 3; // a future one
   authFails(() => new HandshakeResponder({ key, localId: 'b' }).receive(bad), 'malformed');
   const badId = Uint8Array.from([...hello.subarray(0, 5 + NONCE_BYTES), 0, 1, 0xff]);
   authFails(() => new HandshakeResponder({ key, localId: 'b' }).receive(badId), 'malformed');
@@ -236,6 +243,38 @@ test('malformed and out-of-order messages', () => {
     () => new HandshakeInitiator({ key, localId: 'a', nonces: () => new Uint8Array(3) }),
     RangeError,
   );
+});
+
+test('version skew: a protocol v1 peer fails the handshake in either role', () => {
+  // v1 carried no frame MACs; mixing versions must fail at the handshake, not misparse frames.
+  const asV1 = (message: Uint8Array): Uint8Array => {
+    const copy = Uint8Array.from(message);
+    assert.is(copy[3], 2, 'the current version is 2');
+    copy[3] = 1;
+    return copy;
+  };
+  const { initiator, responder } = session({});
+  const hello = initiator.hello();
+  authFails(() => new HandshakeResponder({ key, localId: 'b' }).receive(asV1(hello)), 'malformed');
+  const c = responder.receive(hello);
+  if (c.kind !== 'challenge') throw new Error('expected a challenge');
+  authFails(() => initiator.receive(asV1(c.reply)), 'malformed');
+  // Relabelling the version in transit does not help either: the version is bound into the proofs.
+  const s2 = session({ seed: 3 });
+  const c2 = s2.responder.receive(s2.initiator.hello());
+  if (c2.kind !== 'challenge') throw new Error('expected a challenge');
+  const r2 = s2.initiator.receive(c2.reply).reply;
+  const [ni, nr] = [s2.initiatorNonces[0], s2.responderNonces[0]];
+  if (ni === undefined || nr === undefined) throw new Error('nonces not recorded');
+  const v1Label = utf8('clusteros/raft/auth/v1\0');
+  const v1Proof = createHmac('sha256', Buffer.from(derived(KEY)))
+    .update(v1Label)
+    .update(Uint8Array.of(ROLE_I, 0, 1, 0x61, 0, 1, 0x62))
+    .update(ni)
+    .update(nr)
+    .digest();
+  assert.not.equal(new Uint8Array(v1Proof), r2.slice(5), 'a v1 proof differs from the v2 proof');
+  authFails(() => s2.responder.receive(responseWith(new Uint8Array(v1Proof))), 'badProof');
 });
 
 test('nonce sources: seeded ones replay, crypto ones do not repeat', () => {

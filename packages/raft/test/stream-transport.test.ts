@@ -14,6 +14,7 @@ import * as assert from 'uvu/assert';
 import type { Message, SnapshotRequest } from '../src/core/types.js';
 import { ClusterAuthKey, HandshakeInitiator, seededNonces } from '../src/transport/auth.js';
 import { encodeMessage, encodeSnapshotChunk, splitSnapshot } from '../src/transport/codec.js';
+import { FRAME_MAC_BYTES, type FrameSealer } from '../src/transport/frame-mac.js';
 import { encodeFrame, FrameDecoder } from '../src/transport/framing.js';
 import { StreamTransport, type StreamTransportOptions } from '../src/transport/stream-transport.js';
 
@@ -143,6 +144,8 @@ function driver(sim: Simulation): Drive {
 /**
  * A hand-driven client: connects, optionally runs the handshake with `key` (claiming `id`), and
  * then writes whatever frames a test wants. Stands in for a peer that does not run our code.
+ * Once the handshake is done, `frame` seals each frame with the session key (a member with the
+ * key is being tested, not the MACs; see frame-mac.test.ts for those).
  */
 async function rawPeer(network: Network, to: Address, drive?: Drive) {
   let connected: ByteStream | undefined;
@@ -164,6 +167,7 @@ async function rawPeer(network: Network, to: Address, drive?: Drive) {
   });
   const decoder = new FrameDecoder({ maxFrameBytes: 4096 });
   let onFrame: ((payload: Uint8Array) => void) | undefined;
+  let sealer: FrameSealer | undefined;
   stream.on('data', (chunk) =>
     decoder.push(chunk, (payload) => {
       onFrame?.(payload);
@@ -177,7 +181,8 @@ async function rawPeer(network: Network, to: Address, drive?: Drive) {
       stream.write(bytes);
     },
     frame(payload: Uint8Array): void {
-      stream.write(encodeFrame(payload, 64 * 1024 * 1024));
+      if (sealer === undefined) stream.write(encodeFrame(payload, 64 * 1024 * 1024));
+      else stream.write(sealer.seal(encodeFrame(payload, 64 * 1024 * 1024, FRAME_MAC_BYTES)));
     },
     /** Starts the handshake; `state.authenticated` turns true once our response is on its way. */
     handshake(id: string, expectedPeer: string, key: Uint8Array): void {
@@ -188,8 +193,9 @@ async function rawPeer(network: Network, to: Address, drive?: Drive) {
       });
       onFrame = (payload) => {
         try {
-          const { reply } = initiator.receive(payload);
+          const { reply, session } = initiator.receive(payload);
           stream.write(encodeFrame(reply));
+          sealer = session.sealer;
           state.authenticated = true;
         } catch {
           state.failed = true;

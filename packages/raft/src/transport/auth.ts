@@ -9,7 +9,14 @@
  *   RESPONSE  magic, 3, proofI             →
  * proofR = HMAC(k, transcript('R', idI, idR, nonceI, nonceR))
  * proofI = HMAC(k, transcript('I', idI, idR, nonceI, nonceR))
+ * then, on both sides, one session key per direction:
+ * kIR = HKDF-SHA256(k, salt = nonceI ‖ nonceR, info = "clusteros/raft/session I->R v1" ‖ ids)
+ * kRI = HKDF-SHA256(k, salt = nonceI ‖ nonceR, info = "clusteros/raft/session R->I v1" ‖ ids)
  * ```
+ *
+ * Every frame after the handshake carries a MAC under its direction's session key and an
+ * implicit sequence number (`frame-mac.ts`), so the authentication covers the whole connection,
+ * not only its start.
  *
  * Why this shape:
  * - Each proof covers both fresh nonces, so a recorded proof is worthless on any other
@@ -22,6 +29,10 @@
  *   for nothing else and is not kept; proofs are compared with `timingSafeEqual`.
  * - Messages have fixed layouts with a magic and version, and are at most
  *   {@link HANDSHAKE_MAX_FRAME_BYTES}, so an unauthenticated peer can make us buffer very little.
+ *   Version 2 added the frame MACs: a version 1 peer fails the handshake (`malformed`) instead of
+ *   misreading frames, and the version is also bound into the proofs' transcript label.
+ * - Session keys are fresh per connection (both nonces are the salt) and per direction (the
+ *   label), and bind both ids; they live in `KeyObject`s and are never logged.
  *
  * The classes here are pure state machines (bytes in, bytes out); the transport does the I/O.
  */
@@ -35,6 +46,7 @@ import {
 } from 'node:crypto';
 import type { Random } from '@clusteros/sim';
 import type { NodeId } from '../core/types.js';
+import { FrameOpener, FrameSealer, type FrameSession } from './frame-mac.js';
 
 /** Bytes of each side's nonce. */
 export const NONCE_BYTES = 32;
@@ -47,14 +59,20 @@ export const MAX_HANDSHAKE_ID_BYTES = 256;
 /** Largest handshake message; the transport accepts no bigger frame before authentication. */
 export const HANDSHAKE_MAX_FRAME_BYTES = 512;
 
-/** "CRA" (ClusterOS Raft Auth) and protocol version 1. */
-const MAGIC = Uint8Array.of(0x43, 0x52, 0x41, 0x01);
+/** Version of the handshake and of the frames after it: 2 since frames carry MACs. */
+const PROTOCOL_VERSION = 2;
+/** "CRA" (ClusterOS Raft Auth) and the protocol version. */
+const MAGIC = Uint8Array.of(0x43, 0x52, 0x41, PROTOCOL_VERSION);
 const HELLO = 1;
 const CHALLENGE = 2;
 const RESPONSE = 3;
 const HKDF_SALT = new TextEncoder().encode('clusteros/raft/transport');
 const HKDF_INFO = new TextEncoder().encode('peer-auth hmac-sha256 v1');
-const TRANSCRIPT_LABEL = new TextEncoder().encode('clusteros/raft/auth/v1\0');
+const TRANSCRIPT_LABEL = new TextEncoder().encode(`clusteros/raft/auth/v${PROTOCOL_VERSION}\0`);
+const SESSION_INFO_I2R = new TextEncoder().encode('clusteros/raft/session I->R v1');
+const SESSION_INFO_R2I = new TextEncoder().encode('clusteros/raft/session R->I v1');
+/** Bytes of each session key (the HMAC-SHA256 output size). */
+const SESSION_KEY_BYTES = 32;
 const ROLE_INITIATOR = 0x49; // 'I'
 const ROLE_RESPONDER = 0x52; // 'R'
 
@@ -170,6 +188,33 @@ export class ClusterAuthKey {
     return new Uint8Array(hmac.digest());
   }
 
+  /**
+   * Derives the two session keys of one connection from the authentication key, both ids and both
+   * nonces: HKDF-SHA256 with salt `nonceI ‖ nonceR` and info `"clusteros/raft/session I->R v1"`
+   * (or `R->I`) followed by the length-prefixed ids. Each key is a `KeyObject`; the derived bytes
+   * are wiped.
+   * @internal
+   */
+  sessionKeys(
+    initiator: Uint8Array,
+    responder: Uint8Array,
+    nonceI: Uint8Array,
+    nonceR: Uint8Array,
+  ): SessionKeys {
+    const salt = new Uint8Array(nonceI.byteLength + nonceR.byteLength);
+    salt.set(nonceI, 0);
+    salt.set(nonceR, nonceI.byteLength);
+    const ids = [u16(initiator.byteLength), initiator, u16(responder.byteLength), responder];
+    const derive = (label: Uint8Array): KeyObject => {
+      const info = concat([label, ...ids]);
+      const bytes = new Uint8Array(hkdfSync('sha256', this.#key, salt, info, SESSION_KEY_BYTES));
+      const key = createSecretKey(bytes);
+      bytes.fill(0); // the KeyObject holds its own copy
+      return key;
+    };
+    return { initiatorToResponder: derive(SESSION_INFO_I2R), responderToInitiator: derive(SESSION_INFO_R2I) };
+  }
+
   /** Never reveals anything: what `JSON.stringify` shows. */
   toJSON(): string {
     return '[ClusterAuthKey]';
@@ -181,8 +226,31 @@ export class ClusterAuthKey {
   }
 }
 
+/**
+ * The session keys of one connection, one per direction (see {@link ClusterAuthKey.sessionKeys}).
+ * @internal
+ */
+export interface SessionKeys {
+  /** Authenticates the frames the initiator (the dialling side) sends. */
+  readonly initiatorToResponder: KeyObject;
+  /** Authenticates the frames the responder (the accepting side) sends. */
+  readonly responderToInitiator: KeyObject;
+}
+
 function u16(n: number): Uint8Array {
   return Uint8Array.of(n >>> 8, n & 0xff);
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.byteLength;
+  const out = new Uint8Array(length);
+  let pos = 0;
+  for (const p of parts) {
+    out.set(p, pos);
+    pos += p.byteLength;
+  }
+  return out;
 }
 
 function encodeId(id: NodeId, what: string): Uint8Array {
@@ -229,7 +297,7 @@ class Reader {
       throw new AuthError('malformed', 'short handshake message');
     for (let i = 0; i < MAGIC.byteLength; i++) {
       if (this.#bytes[i] !== MAGIC[i])
-        throw new AuthError('malformed', 'not a handshake message of protocol v1');
+        throw new AuthError('malformed', `not a handshake message of protocol v${PROTOCOL_VERSION}`);
     }
     this.#pos = MAGIC.byteLength + 1;
     return this.#bytes[MAGIC.byteLength] as number;
@@ -311,10 +379,12 @@ export class HandshakeInitiator {
   }
 
   /**
-   * Handles the responder's CHALLENGE: checks its proof and returns the RESPONSE to send and the
-   * authenticated peer id. Throws {@link AuthError} on any failure; the connection must then close.
+   * Handles the responder's CHALLENGE: checks its proof and returns the RESPONSE to send, the
+   * authenticated peer id and the connection's {@link FrameSession} (every frame after the
+   * RESPONSE is sealed and opened with it). Throws {@link AuthError} on any failure; the
+   * connection must then close.
    */
-  receive(payload: Uint8Array): { readonly reply: Uint8Array; readonly peer: NodeId } {
+  receive(payload: Uint8Array): InitiatorResult {
     if (this.#state !== 'waiting') {
       this.#state = 'failed';
       throw new AuthError('unexpected', 'no handshake message expected now');
@@ -337,17 +407,38 @@ export class HandshakeInitiator {
     if (!sameProof(expected, proofR))
       throw new AuthError('badProof', 'the responder does not hold the cluster key');
     const proofI = this.#key.prove(ROLE_INITIATOR, this.#id, peer.bytes, this.#nonce, nonceR);
+    const keys = this.#key.sessionKeys(this.#id, peer.bytes, this.#nonce, nonceR);
     this.#state = 'done';
-    return { reply: build(RESPONSE, proofI), peer: peer.id };
+    return {
+      reply: build(RESPONSE, proofI),
+      peer: peer.id,
+      session: {
+        sealer: new FrameSealer(keys.initiatorToResponder),
+        opener: new FrameOpener(keys.responderToInitiator),
+      },
+    };
   }
+}
+
+/** What {@link HandshakeInitiator.receive} produced. */
+export interface InitiatorResult {
+  /** The RESPONSE to send (unsealed, as the last handshake frame). */
+  readonly reply: Uint8Array;
+  /** The authenticated responder. */
+  readonly peer: NodeId;
+  /** Seals the frames we send after the RESPONSE, opens the ones the responder sends. */
+  readonly session: FrameSession;
 }
 
 /** What {@link HandshakeResponder.receive} produced. */
 export type ResponderStep =
   /** HELLO accepted: send `reply` (the CHALLENGE) and wait for the RESPONSE. */
   | { readonly kind: 'challenge'; readonly reply: Uint8Array }
-  /** RESPONSE verified: the peer is `peer`. */
-  | { readonly kind: 'authenticated'; readonly peer: NodeId };
+  /**
+   * RESPONSE verified: the peer is `peer`; every later frame in either direction is sealed and
+   * opened with `session`.
+   */
+  | { readonly kind: 'authenticated'; readonly peer: NodeId; readonly session: FrameSession };
 
 /** The accepting side of the handshake: two {@link HandshakeResponder.receive} calls. */
 export class HandshakeResponder {
@@ -406,7 +497,15 @@ export class HandshakeResponder {
     const expected = this.#key.prove(ROLE_INITIATOR, peer.bytes, this.#id, nonceI, nonceR);
     if (!sameProof(expected, proofI))
       throw new AuthError('badProof', `${JSON.stringify(peer.id)} does not hold the cluster key`);
+    const keys = this.#key.sessionKeys(peer.bytes, this.#id, nonceI, nonceR);
     this.#state = 'done';
-    return { kind: 'authenticated', peer: peer.id };
+    return {
+      kind: 'authenticated',
+      peer: peer.id,
+      session: {
+        sealer: new FrameSealer(keys.responderToInitiator),
+        opener: new FrameOpener(keys.initiatorToResponder),
+      },
+    };
   }
 }

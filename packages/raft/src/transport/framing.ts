@@ -46,10 +46,18 @@ function checkLimit(max: number): number {
 
 /**
  * Returns `payload` framed: a new array holding the 4-byte big-endian length and a copy of the
- * payload. Throws {@link FrameTooLargeError} when the payload exceeds `maxFrameBytes`.
+ * payload, followed by `trailerBytes` zero bytes that the length counts (room for a MAC, filled
+ * in later). Throws {@link FrameTooLargeError} when payload and trailer exceed `maxFrameBytes`.
  */
-export function encodeFrame(payload: Uint8Array, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): Uint8Array {
-  const length = payload.byteLength;
+export function encodeFrame(
+  payload: Uint8Array,
+  maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
+  trailerBytes = 0,
+): Uint8Array {
+  if (!Number.isSafeInteger(trailerBytes) || trailerBytes < 0) {
+    throw new RangeError(`trailerBytes must be a non-negative integer, got ${trailerBytes}`);
+  }
+  const length = payload.byteLength + trailerBytes;
   if (length > checkLimit(maxFrameBytes)) throw new FrameTooLargeError(length, maxFrameBytes);
   const out = new Uint8Array(FRAME_HEADER_BYTES + length);
   new DataView(out.buffer).setUint32(0, length);

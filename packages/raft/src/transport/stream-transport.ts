@@ -29,6 +29,7 @@ import {
   splitSnapshot,
   type WireItem,
 } from './codec.js';
+import { FRAME_MAC_BYTES, type FrameOpener, type FrameSealer } from './frame-mac.js';
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, isFrameTooLargeError } from './framing.js';
 import type { RaftTransport, RaftTransportStats } from './transport.js';
 
@@ -58,7 +59,10 @@ export interface StreamTransportOptions {
   readonly logger?: Logger;
   /** Bytes queued per peer before new messages are dropped (`queueFull`). @defaultValue 64 MiB */
   readonly maxQueueBytes?: number;
-  /** Largest frame payload sent or accepted (`tooLarge` beyond). @defaultValue 4 MiB */
+  /**
+   * Largest frame payload sent or accepted (`tooLarge` beyond), counting the
+   * 16-byte MAC every frame carries after the handshake. @defaultValue 4 MiB
+   */
   readonly maxFrameBytes?: number;
   /** Snapshot data bytes per chunk frame; must be below `maxFrameBytes`. @defaultValue 1 MiB */
   readonly snapshotChunkBytes?: number;
@@ -112,6 +116,7 @@ const DROP_REASONS = [
   'decode',
   'encode',
   'auth',
+  'mac',
   'tooLarge',
   'unreachable',
   'spoofed',
@@ -129,10 +134,11 @@ const DROP_REASONS = [
 /**
  * One frame waiting in a peer's queue. A snapshot is several frames of one message; all but its
  * first chunk wait unencoded (views of the caller's snapshot data) and are framed when written,
- * so queueing a large snapshot copies nothing.
+ * so queueing a large snapshot copies nothing. Frames wait with room for their MAC, which is
+ * filled in when the frame is written (it depends on the connection and its sequence number).
  */
 interface Outgoing {
-  /** The encoded frame, or undefined for a chunk still to be framed. */
+  /** The encoded frame (MAC not yet filled in), or undefined for a chunk still to be framed. */
   readonly bytes: Uint8Array | undefined;
   /** The chunk to frame when `bytes` is undefined. */
   readonly chunk: SnapshotChunk | undefined;
@@ -153,6 +159,8 @@ interface Outbound {
   stream: ByteStream | undefined;
   state: 'connecting' | 'handshaking' | 'ready';
   initiator: HandshakeInitiator | undefined;
+  /** Seals the frames we write once the handshake is done. */
+  sealer: FrameSealer | undefined;
   timer: TimerHandle | undefined;
   /** write() returned false: wait for 'drain'. */
   blocked: boolean;
@@ -191,6 +199,8 @@ interface Inbound {
   readonly responder: HandshakeResponder;
   state: 'handshake' | 'ready';
   peer: NodeId | undefined;
+  /** Checks the MAC of every frame after the handshake. */
+  opener: FrameOpener | undefined;
   timer: TimerHandle | undefined;
   assembly: Assembly | undefined;
   /** Ignoring the rest of a snapshot that was refused (too large). */
@@ -229,8 +239,11 @@ function errorText(error: unknown): string {
  * Inbound: every accepted connection must complete the handshake of `auth.ts` within
  * `handshakeTimeoutMs`; until then it may send only small handshake frames, and nothing it sends
  * is delivered. A connection that fails is closed and counted (`auth`). After the handshake
- * each message must come `from` the authenticated member (`spoofed` otherwise) and be addressed
- * to us (`misaddressed`).
+ * every frame must carry a valid MAC under the connection's session key and its sequence number
+ * (`frame-mac.ts`); the MAC is checked before anything is decoded, and a frame that fails is
+ * dropped, counted (`mac`) and closes the connection (the sender reconnects with a fresh
+ * handshake). Each message must then come `from` the authenticated member (`spoofed` otherwise)
+ * and be addressed to us (`misaddressed`).
  *
  * Snapshots travel as chunk frames of `snapshotChunkBytes` and are reassembled per connection
  * (bounded by `maxSnapshotBytes`) into one `snapshot` message; a connection that breaks
@@ -487,13 +500,17 @@ export class StreamTransport implements RaftTransport {
   /** Frames `message` (or its first snapshot chunk); throws what encoding or framing throws. */
   #encode(message: Message): Outgoing[] {
     if (message.type !== 'snapshot') {
-      const bytes = encodeFrame(encodeMessage(message), this.#maxFrameBytes);
+      const bytes = encodeFrame(encodeMessage(message), this.#maxFrameBytes, FRAME_MAC_BYTES);
       return [{ bytes, chunk: undefined, cost: bytes.byteLength, first: true, last: true, snapshot: false }];
     }
     const chunks = splitSnapshot(message, this.#chunkBytes);
     // The first chunk is the largest and carries the same metadata as the rest: if it frames,
     // they all do, so they can wait unencoded.
-    const head = encodeFrame(encodeSnapshotChunk(chunks[0] as SnapshotChunk), this.#maxFrameBytes);
+    const head = encodeFrame(
+      encodeSnapshotChunk(chunks[0] as SnapshotChunk),
+      this.#maxFrameBytes,
+      FRAME_MAC_BYTES,
+    );
     const overhead = head.byteLength - (chunks[0]?.data.byteLength ?? 0);
     return chunks.map((chunk, i) => ({
       bytes: i === 0 ? head : undefined,
@@ -515,7 +532,8 @@ export class StreamTransport implements RaftTransport {
       return;
     }
     const stream = conn.stream;
-    if (conn.state !== 'ready' || conn.blocked || stream === undefined) return;
+    const sealer = conn.sealer;
+    if (conn.state !== 'ready' || conn.blocked || stream === undefined || sealer === undefined) return;
     while (peer.head < peer.queue.length) {
       const item = peer.queue[peer.head];
       peer.queue[peer.head] = undefined;
@@ -524,6 +542,8 @@ export class StreamTransport implements RaftTransport {
       peer.queuedBytes -= item.cost;
       if (item.last) this.#sent++;
       const bytes = item.bytes ?? this.#frameChunk(item.chunk);
+      // Sealed as it is written: the MAC binds the frame to this connection and position.
+      if (bytes !== undefined) sealer.seal(bytes);
       const blocked = bytes !== undefined && !stream.write(bytes);
       if (item.last && item.snapshot) this.#report(peer.id, bytes !== undefined);
       if (blocked) {
@@ -538,7 +558,7 @@ export class StreamTransport implements RaftTransport {
   #frameChunk(chunk: SnapshotChunk | undefined): Uint8Array | undefined {
     if (chunk === undefined) return undefined;
     try {
-      return encodeFrame(encodeSnapshotChunk(chunk), this.#maxFrameBytes);
+      return encodeFrame(encodeSnapshotChunk(chunk), this.#maxFrameBytes, FRAME_MAC_BYTES);
     } catch (error) {
       this.#drop('encode');
       this.#log.error({ to: chunk.to, error: errorText(error) }, 'cannot frame a snapshot chunk');
@@ -604,6 +624,7 @@ export class StreamTransport implements RaftTransport {
       stream: undefined,
       state: 'connecting',
       initiator: undefined,
+      sealer: undefined,
       timer: undefined,
       blocked: false,
       dead: false,
@@ -701,6 +722,7 @@ export class StreamTransport implements RaftTransport {
     try {
       const done = initiator.receive(payload);
       reply = done.reply;
+      conn.sealer = done.session.sealer;
     } catch (error) {
       this.#authFailed(peer.id, formatAddress(stream.remote), error);
       this.#outboundFailed(peer, conn);
@@ -751,6 +773,7 @@ export class StreamTransport implements RaftTransport {
     if (conn.timer !== undefined) this.#clock.clearTimeout(conn.timer);
     conn.timer = undefined;
     conn.decoder.reset();
+    conn.sealer = undefined;
     if (peer.conn === conn) peer.conn = undefined;
     if (conn.stream === undefined) conn.abort.abort();
     else if (!conn.stream.closed) conn.stream.destroy();
@@ -815,6 +838,7 @@ export class StreamTransport implements RaftTransport {
       responder,
       state: 'handshake',
       peer: undefined,
+      opener: undefined,
       timer: undefined,
       assembly: undefined,
       skipping: false,
@@ -861,11 +885,18 @@ export class StreamTransport implements RaftTransport {
   #inboundFrame(conn: Inbound, payload: Uint8Array): boolean {
     if (conn.dead) return false;
     if (conn.state === 'handshake') return this.#inboundHandshake(conn, payload);
+    // Authenticated before anything else: a frame that fails is not even decoded.
+    const body = conn.opener?.open(payload);
+    if (body === undefined) {
+      this.#macFailed(conn, payload.byteLength);
+      return false;
+    }
     let item: WireItem;
     try {
-      item = decodeWire(payload);
+      item = decodeWire(body);
     } catch (error) {
-      // Frames stay delimited, so one bad frame need not cost the connection.
+      // The MAC held, so the peer itself sent it (a bug, or a codec from another version); frames
+      // stay delimited, so one bad frame need not cost the connection.
       this.#drop('decode');
       this.#log.debug({ peer: conn.peer, error: errorText(error) }, 'dropping undecodable frame');
       return true;
@@ -889,6 +920,7 @@ export class StreamTransport implements RaftTransport {
     }
     conn.state = 'ready';
     conn.peer = step.peer;
+    conn.opener = step.session.opener;
     this.#pendingHandshakes--;
     if (conn.timer !== undefined) this.#clock.clearTimeout(conn.timer);
     conn.timer = undefined;
@@ -1025,6 +1057,25 @@ export class StreamTransport implements RaftTransport {
     conn.assembly = undefined;
     conn.decoder.reset();
     if (!conn.stream.closed) conn.stream.destroy();
+  }
+
+  /**
+   * A frame after the handshake failed its MAC: tampered with, injected, replayed, reordered or
+   * cut. Nothing of it was decoded; the connection is closed, since nothing after it can be
+   * trusted either, and the peer reconnects with a fresh handshake.
+   */
+  #macFailed(conn: Inbound, bytes: number): void {
+    this.#drop('mac');
+    this.#log.warn(
+      {
+        peer: conn.peer,
+        remote: formatAddress(conn.stream.remote),
+        sequence: conn.opener?.sequence,
+        bytes,
+      },
+      'frame failed authentication; closing connection',
+    );
+    this.#closeInbound(conn, undefined);
   }
 
   #authFailed(peer: NodeId | undefined, remote: string, why: unknown): void {

@@ -6,7 +6,12 @@ export interface RaftTransportStats {
   readonly sent: number;
   /** Messages received, authenticated and decoded. */
   readonly received: number;
-  /** Messages dropped, by reason (`queueFull`, `noAddress`, `decode`, `auth`, `tooLarge`, `unreachable`, ...). */
+  /**
+   * Messages dropped, by reason (`queueFull`, `noAddress`, `decode`, `auth`, `tooLarge`, `unreachable`, ...).
+   * `auth` counts failed handshakes; `mac` counts frames of an authenticated connection whose
+   * MAC failed (tampered, injected, replayed, reordered or cut), each of which also closed the
+   * connection.
+   */
   readonly dropped: Readonly<Record<string, number>>;
   /** Connections established (outbound and inbound). */
   readonly connections: number;
