@@ -72,12 +72,25 @@ export class SystemClock implements Clock {
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = this.#nextId++;
+    this.#arm(id, fn, this.now() + sanitizeDelay(ms));
+    return { id };
+  }
+
+  /**
+   * Node fires any delay above 2^31 − 1 ms after 1 ms; a longer timer is armed in steps of
+   * at most that, so that it still fires no earlier than asked.
+   */
+  #arm(id: number, fn: () => void, due: number): void {
+    const delay = Math.min(MAX_NATIVE_DELAY_MS, Math.max(0, due - this.now()));
     const native = globalThis.setTimeout(() => {
+      if (this.now() < due && due - this.now() >= 1) {
+        this.#arm(id, fn, due);
+        return;
+      }
       this.#timers.delete(id);
       fn();
-    }, sanitizeDelay(ms));
+    }, delay);
     this.#track(id, native, false);
-    return { id };
   }
 
   clearTimeout(handle: TimerHandle): void {
@@ -89,7 +102,7 @@ export class SystemClock implements Clock {
 
   setInterval(fn: () => void, ms: number): TimerHandle {
     const id = this.#nextId++;
-    const native = globalThis.setInterval(fn, Math.max(1, sanitizeDelay(ms)));
+    const native = globalThis.setInterval(fn, Math.min(MAX_NATIVE_DELAY_MS, Math.max(1, sanitizeDelay(ms))));
     this.#track(id, native, true);
     return { id };
   }
@@ -106,6 +119,9 @@ export class SystemClock implements Clock {
     this.#timers.set(id, { id, native, repeating });
   }
 }
+
+/** Longest delay Node's timers honour (2^31 − 1 ms, about 24.8 days). */
+const MAX_NATIVE_DELAY_MS = 0x7fff_ffff;
 
 /** Turns any requested delay into a finite, non-negative number of milliseconds. */
 export function sanitizeDelay(ms: number): number {
