@@ -66,7 +66,7 @@ export type { Logger } from './runtime/logger.js';
 export { silentLogger } from './runtime/logger.js';
 export type { Member, MemberState, MemberVersions } from './runtime/member.js';
 export { type KeyringControl, Memberlist, type MemberlistEvents } from './runtime/memberlist.js';
-export type { DelegateVersions, MemberlistOptions } from './runtime/options.js';
+export type { DelegateVersions, HostResolver, MemberlistOptions } from './runtime/options.js';
 export type { DroppedReason, MemberlistStats, RuntimeDropReason } from './runtime/stats.js';
 export { decodeTags, encodeTags, TAG_MAGIC_BYTE } from './runtime/tags.js';
 export {

@@ -39,9 +39,29 @@ interface Entry {
   transmits: number;
 }
 
-/** Fewest transmissions first, then largest, then newest. */
-function byPriority(a: Entry, b: Entry): number {
-  return a.transmits - b.transmits || b.message.length - a.message.length || b.id - a.id;
+/**
+ * The entries with one transmit count, grouped by message length. Within a group they are kept
+ * oldest first, so the newest is at the end. Together this is the order of memberlist's btree
+ * (fewest transmits, then largest, then newest), kept up as entries come and go instead of
+ * sorting the whole queue for every packet.
+ */
+interface Tier {
+  readonly transmits: number;
+  /** Message lengths present, largest first. */
+  readonly lengths: number[];
+  readonly byLength: Map<number, Entry[]>;
+}
+
+/** Index of the first entry of `group` (ascending ids) whose id is at least `id`. */
+function lowerBound(group: readonly Entry[], id: number): number {
+  let lo = 0;
+  let hi = group.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((group[mid] as Entry).id < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** A queue of messages to piggyback on gossip; see the module description. */
@@ -49,10 +69,12 @@ export class BroadcastQueue {
   readonly #retransmitMult: number;
   readonly #numNodes: () => number;
   readonly #maxRetained: number;
-  #entries: Entry[] = [];
+  /** Tiers by transmit count, and their counts in ascending order. */
+  readonly #tiers = new Map<number, Tier>();
+  #tierOrder: number[] = [];
   readonly #byName = new Map<string, Entry>();
+  #length = 0;
   #nextId = 1;
-  #sorted = true;
 
   /** Creates an empty queue. */
   constructor(options: BroadcastQueueOptions) {
@@ -63,7 +85,7 @@ export class BroadcastQueue {
 
   /** Number of queued messages. */
   get length(): number {
-    return this.#entries.length;
+    return this.#length;
   }
 
   /** Queues `message` (owned by the queue from now on). */
@@ -74,10 +96,9 @@ export class BroadcastQueue {
       if (old !== undefined) this.#remove(old, false);
     }
     const entry: Entry = { id: this.#nextId++, message, name, onDone: options.onDone, transmits: 0 };
-    this.#entries.push(entry);
+    this.#insert(entry);
     if (name !== undefined) this.#byName.set(name, entry);
-    this.#sorted = false;
-    if (this.#entries.length > this.#maxRetained) this.prune(this.#maxRetained);
+    if (this.#length > this.#maxRetained) this.prune(this.#maxRetained);
   }
 
   /**
@@ -85,53 +106,113 @@ export class BroadcastQueue {
    * they stay within `limit`. Every message taken counts one transmission.
    */
   getBroadcasts(overhead: number, limit: number): Uint8Array[] {
-    if (this.#entries.length === 0 || limit <= overhead) return [];
-    this.#sort();
+    if (this.#length === 0 || limit <= overhead) return [];
     const transmitLimit = retransmitLimit(this.#retransmitMult, this.#numNodes());
-    const taken: Uint8Array[] = [];
-    const finished: Entry[] = [];
+    const taken: Entry[] = [];
     let used = 0;
-    for (const entry of this.#entries) {
-      const cost = entry.message.length + overhead;
-      if (used + cost > limit) continue;
-      used += cost;
-      taken.push(entry.message);
-      entry.transmits++;
-      if (entry.transmits >= transmitLimit) finished.push(entry);
-      if (limit - used <= overhead) break;
+    // In priority order: tier by tier, largest length first, newest first; skip what does not
+    // fit; stop once no message could fit any more.
+    const emptied: [Tier, number][] = [];
+    tiers: for (const transmits of this.#tierOrder) {
+      const tier = this.#tiers.get(transmits) as Tier;
+      for (const length of tier.lengths) {
+        if (used + length + overhead > limit) continue;
+        const group = tier.byLength.get(length) as Entry[];
+        while (group.length > 0 && used + length + overhead <= limit) {
+          taken.push(group.pop() as Entry);
+          used += length + overhead;
+          if (group.length === 0) emptied.push([tier, length]);
+          if (limit - used <= overhead) break tiers;
+        }
+      }
     }
-    if (taken.length > 0) this.#sorted = false;
-    for (const entry of finished) this.#remove(entry, true);
-    return taken;
+    if (taken.length === 0) return [];
+    this.#length -= taken.length;
+    for (const [tier, length] of emptied) this.#dropIfEmpty(tier, length);
+    const finished: Entry[] = [];
+    for (const entry of taken) {
+      entry.transmits++;
+      if (entry.transmits >= transmitLimit) {
+        if (entry.name !== undefined && this.#byName.get(entry.name) === entry)
+          this.#byName.delete(entry.name);
+        finished.push(entry);
+      } else this.#insert(entry);
+    }
+    for (const entry of finished) entry.onDone?.(true);
+    return taken.map((entry) => entry.message);
   }
 
   /** Drops messages (most transmitted first) until at most `maxRetain` are left. */
   prune(maxRetain: number): void {
-    if (this.#entries.length <= maxRetain) return;
-    this.#sort();
-    const excess = this.#entries.slice(Math.max(0, maxRetain));
-    for (const entry of excess) this.#remove(entry, false);
+    const keep = Math.max(0, maxRetain);
+    while (this.#length > keep) {
+      // The last in priority order: most transmits, then smallest, then oldest.
+      const transmits = this.#tierOrder[this.#tierOrder.length - 1] as number;
+      const tier = this.#tiers.get(transmits) as Tier;
+      const length = tier.lengths[tier.lengths.length - 1] as number;
+      const oldest = (tier.byLength.get(length) as Entry[])[0] as Entry;
+      this.#remove(oldest, false);
+    }
   }
 
   /** Drops every message. */
   reset(): void {
-    const entries = this.#entries;
-    this.#entries = [];
+    const entries: Entry[] = [];
+    for (const transmits of this.#tierOrder) {
+      const tier = this.#tiers.get(transmits) as Tier;
+      for (const length of tier.lengths) entries.push(...(tier.byLength.get(length) as Entry[]));
+    }
+    this.#tiers.clear();
+    this.#tierOrder = [];
     this.#byName.clear();
+    this.#length = 0;
     for (const entry of entries) entry.onDone?.(false);
   }
 
-  #sort(): void {
-    if (this.#sorted) return;
-    this.#entries.sort(byPriority);
-    this.#sorted = true;
+  #insert(entry: Entry): void {
+    let tier = this.#tiers.get(entry.transmits);
+    if (tier === undefined) {
+      tier = { transmits: entry.transmits, lengths: [], byLength: new Map() };
+      this.#tiers.set(entry.transmits, tier);
+      this.#tierOrder.push(entry.transmits);
+      this.#tierOrder.sort((a, b) => a - b);
+    }
+    const length = entry.message.length;
+    let group = tier.byLength.get(length);
+    if (group === undefined) {
+      group = [];
+      tier.byLength.set(length, group);
+      tier.lengths.push(length);
+      tier.lengths.sort((a, b) => b - a);
+    }
+    // Usually the newest: append; an entry moving up a tier may be older than some there.
+    const last = group[group.length - 1];
+    if (last === undefined || last.id < entry.id) group.push(entry);
+    else group.splice(lowerBound(group, entry.id), 0, entry);
+    this.#length++;
   }
 
   #remove(entry: Entry, transmitted: boolean): void {
-    const index = this.#entries.indexOf(entry);
-    if (index < 0) return;
-    this.#entries.splice(index, 1);
+    const tier = this.#tiers.get(entry.transmits);
+    const group = tier?.byLength.get(entry.message.length);
+    if (tier === undefined || group === undefined) return;
+    const index = lowerBound(group, entry.id);
+    if (group[index] !== entry) return;
+    group.splice(index, 1);
+    this.#length--;
+    this.#dropIfEmpty(tier, entry.message.length);
     if (entry.name !== undefined && this.#byName.get(entry.name) === entry) this.#byName.delete(entry.name);
     entry.onDone?.(transmitted);
+  }
+
+  /** Forgets the group of `length` in `tier` if it is empty, and the tier if that emptied it. */
+  #dropIfEmpty(tier: Tier, length: number): void {
+    const group = tier.byLength.get(length);
+    if (group === undefined || group.length > 0) return;
+    tier.byLength.delete(length);
+    tier.lengths.splice(tier.lengths.indexOf(length), 1);
+    if (tier.lengths.length > 0 || this.#tiers.get(tier.transmits) !== tier) return;
+    this.#tiers.delete(tier.transmits);
+    this.#tierOrder.splice(this.#tierOrder.indexOf(tier.transmits), 1);
   }
 }

@@ -75,6 +75,8 @@ export interface MemberlistEvents {
 
 /** Most concurrent push/pull and other inbound streams (memberlist's `maxPushPullRequests`). */
 const MAX_INBOUND_STREAMS = 128;
+/** Largest UDP payload over IPv4. */
+const MAX_DATAGRAM_BYTES = 65_507;
 /** Decompression budget of one datagram: far above a 64 KiB datagram's honest expansion. */
 const MAX_PACKET_EXPANSION = 4 * 1024 * 1024;
 
@@ -212,19 +214,21 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     const attempts: JoinAttempt[] = [];
     let contacted = 0;
     for (const seed of seeds) {
-      let address: Address;
+      let addresses: Address[];
       try {
-        address = this.#parseSeed(seed);
+        addresses = await this.#resolveSeed(seed);
       } catch (error) {
         attempts.push({ seed, error: error instanceof Error ? error : new Error(String(error)) });
         continue;
       }
-      try {
-        await this.#streams.pushPull(address, true);
-        contacted++;
-      } catch (error) {
-        attempts.push({ seed, error: error instanceof Error ? error : new Error(String(error)) });
-        this.opts.logger.warn({ seed, error: (error as Error).message }, 'memberlist: join attempt failed');
+      for (const address of addresses) {
+        try {
+          await this.#streams.pushPull(address, true);
+          contacted++;
+        } catch (error) {
+          attempts.push({ seed, error: error instanceof Error ? error : new Error(String(error)) });
+          this.opts.logger.warn({ seed, error: (error as Error).message }, 'memberlist: join attempt failed');
+        }
       }
     }
     if (contacted === 0) throw new JoinError(attempts);
@@ -257,10 +261,16 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     await done.wait(this.#anyOtherAlive());
   }
 
-  /** Sends `message` to `node` over UDP, without piggybacked gossip. Best effort. */
+  /**
+   * Sends `message` to `node` over UDP, without piggybacked gossip. Best effort. Throws
+   * `PayloadTooLargeError` for a message that cannot fit one datagram (use {@link sendReliable}).
+   */
   sendBestEffort(node: Member | string, message: Uint8Array): void {
     this.#assertOpen('send');
     const record = this.#lookup(node);
+    // Go's socket refuses a datagram above the UDP limit ("message too long"); say so too.
+    const limit = MAX_DATAGRAM_BYTES - 128;
+    if (message.length > limit) throw new PayloadTooLargeError('best-effort message', message.length, limit);
     this.rawSend({ host: record.addr, port: record.port }, encodeUserPacket(message), record);
   }
 
@@ -272,9 +282,12 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
   }
 
   /**
-   * Queues `message` to be gossiped to every member (piggybacked, retransmit-limited) and
-   * delivered to their delegates' `notifyMessage`. A `name` replaces an earlier queued message
-   * with the same name.
+   * Queues `message` for gossip: it is piggybacked on outgoing packets to random members,
+   * `retransmitMult × ceil(log10(N + 1))` times in all, and handed to each receiver's
+   * `notifyMessage`. As in memberlist, receivers do not relay it, so in larger clusters it
+   * reaches a share of the members, not necessarily all; a delegate that re-queues what it
+   * receives (deduplicating by an id of its own) spreads it epidemically. A `name` replaces an
+   * earlier queued message with the same name.
    */
   queueBroadcast(message: Uint8Array, name?: string): void {
     this.#assertOpen('broadcast');
@@ -508,6 +521,12 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       this.counters.drop('decode');
       return;
     }
+    const [pMin = 0, pMax = 0] = vsn;
+    if (vsn.length > 0 && (pMin === 0 || pMax === 0 || pMin > pMax)) {
+      // memberlist ignores an alive whose protocol range is empty or inverted.
+      this.counters.drop('incompatible');
+      return;
+    }
     if (this.opts.delegate.notifyAlive !== undefined) {
       const candidate = this.#recordFromAlive(alive, addr);
       const veto = this.#callDelegate('notifyAlive', (d) => d.notifyAlive?.(toMember(candidate)));
@@ -658,6 +677,13 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       this.#incarnation = accusedIncarnation + 1;
       incarnation = this.#incarnation;
     }
+    // Incarnations are u32 on the wire: an accusation at 0xffffffff (forgeable without
+    // encryption) cannot be outbid, and going past it would make every later encoding of this
+    // node (alive, push/pull) throw. Stay at the maximum instead.
+    if (incarnation > 0xffff_ffff) {
+      incarnation = 0xffff_ffff;
+      this.#incarnation = incarnation;
+    }
     this.#self.incarnation = incarnation;
     this.counters.counts.refutes++;
     this.applyAwareness(1);
@@ -794,7 +820,9 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       },
       this.opts.tuning.probeTimeoutMs,
     );
-    this.sendMsg({ host: target, port: req.port }, encodePing(this.pingFor(seqNo, req.node)));
+    // Protocol 1 peers and a zero port mean "the port we all bind", as in memberlist.
+    const port = this.opts.tuning.protocolVersion < 2 || req.port === 0 ? this.opts.bindPort : req.port;
+    this.sendMsg({ host: target, port }, encodePing(this.pingFor(seqNo, req.node)));
   }
 
   // ---------------------------------------------------------------- gossip and scheduling
@@ -953,16 +981,30 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     return record;
   }
 
-  #parseSeed(seed: string): Address {
+  /**
+   * Turns a seed into addresses: an IP literal with an optional port (default: our bind port),
+   * or a host name resolved through the `resolve` option (every address it returns is tried).
+   */
+  async #resolveSeed(seed: string): Promise<Address[]> {
     const slash = seed.indexOf('/');
     const hostPort = slash >= 0 ? seed.slice(slash + 1) : seed;
+    if (hostPort.length === 0 || hostPort.length > 300)
+      throw new ConfigError(
+        'seed',
+        `${JSON.stringify(seed.slice(0, 64))} is not a host with an optional port`,
+      );
     const bare = ipToBytes(hostPort) !== null || !/:\d+$/.test(hostPort);
     const address = bare
       ? { host: hostPort.replace(/^\[|\]$/g, ''), port: this.opts.bindPort }
       : parseAddress(hostPort);
-    if (ipToBytes(address.host) === null)
+    if (ipToBytes(address.host) !== null) return [address];
+    const resolve = this.opts.resolve;
+    if (resolve === undefined || !/^[A-Za-z0-9.-]+$/.test(address.host))
       throw new ConfigError('seed', `${JSON.stringify(seed)} is not an IP address with an optional port`);
-    return address;
+    const ips = (await resolve(address.host)).filter((ip) => ipToBytes(ip) !== null);
+    if (ips.length === 0)
+      throw new ConfigError('seed', `${JSON.stringify(address.host)} resolved to no IP address`);
+    return ips.map((host) => ({ host, port: address.port }));
   }
 
   #assertOpen(operation: string): void {

@@ -34,11 +34,20 @@ export class NodeTable {
     return this.#byName.get(name);
   }
 
-  /** Adds a new record at a random position of the probe order. */
+  /**
+   * Adds a new record at a random position of the probe order, as memberlist's `aliveNode`
+   * does: appended, then swapped with the record at a random offset (O(1), where inserting
+   * into the middle of the list would move half of it).
+   */
   add(record: NodeRecord): void {
     this.#byName.set(record.name, record);
-    const offset = this.#list.length === 0 ? 0 : this.#random.int(0, this.#list.length + 1);
-    this.#list.splice(offset, 0, record);
+    const list = this.#list;
+    const n = list.length;
+    list.push(record);
+    if (n === 0) return;
+    const offset = this.#random.int(0, n);
+    list[n] = list[offset] as NodeRecord;
+    list[offset] = record;
   }
 
   /**
@@ -68,19 +77,33 @@ export class NodeTable {
     return undefined;
   }
 
-  /** Up to `k` distinct random records that pass `accept`. */
+  /**
+   * Up to `k` distinct random records that pass `accept`. As memberlist's `kRandomNodes`, it
+   * draws random positions (at most 3n draws), so that a pick costs O(k) and not a scan of the
+   * whole table; if that leaves it short of `k`, it completes the pick from a full scan, so
+   * that it never returns fewer than `min(k, candidates)`.
+   */
   randomNodes(k: number, accept: (record: NodeRecord) => boolean): NodeRecord[] {
     if (k <= 0) return [];
-    const candidates = this.#list.filter(accept);
-    if (candidates.length <= k) return this.#random.shuffle(candidates);
-    // Partial Fisher-Yates: only the first k positions need to be drawn.
-    for (let i = 0; i < k; i++) {
-      const j = this.#random.int(i, candidates.length);
-      const picked = candidates[j] as NodeRecord;
-      candidates[j] = candidates[i] as NodeRecord;
-      candidates[i] = picked;
+    const list = this.#list;
+    const n = list.length;
+    const picked: NodeRecord[] = [];
+    for (let i = 0; i < 3 * n && picked.length < k; i++) {
+      const node = list[this.#random.int(0, n)] as NodeRecord;
+      if (accept(node) && !picked.includes(node)) picked.push(node);
     }
-    return candidates.slice(0, k);
+    if (picked.length === k) return picked;
+    const candidates = list.filter((node) => !picked.includes(node) && accept(node));
+    const missing = k - picked.length;
+    if (candidates.length <= missing) return picked.concat(this.#random.shuffle(candidates));
+    // Partial Fisher-Yates: only the first `missing` positions need to be drawn.
+    for (let i = 0; i < missing; i++) {
+      const j = this.#random.int(i, candidates.length);
+      const chosen = candidates[j] as NodeRecord;
+      candidates[j] = candidates[i] as NodeRecord;
+      candidates[i] = chosen;
+    }
+    return picked.concat(candidates.slice(0, missing));
   }
 
   #reset(now: number, deadTimeMs: number, onReap: (record: NodeRecord) => void): void {

@@ -1,4 +1,5 @@
 /** The options of `Memberlist.create` and how they resolve to a complete configuration. */
+import { lookup } from 'node:dns/promises';
 import { type Clock, type Network, type Random, SystemClock, systemRandom } from '@clusteros/sim';
 import { Keyring } from '../wire/keyring.js';
 import { lanConfig, META_MAX_SIZE, type MemberlistTuning, validateTuning } from './config.js';
@@ -57,7 +58,15 @@ export interface MemberlistOptions extends Partial<MemberlistTuning> {
   readonly random?: Random;
   /** Structured logger (pino-compatible). @defaultValue silent */
   readonly logger?: Logger;
+  /**
+   * Resolves a seed's host name to IP addresses (seeds that are IP literals need none).
+   * @defaultValue DNS (`node:dns` lookup) on real sockets; none with an injected transport or network
+   */
+  readonly resolve?: HostResolver;
 }
+
+/** Resolves a host name to IP literals. */
+export type HostResolver = (host: string) => Promise<readonly string[]>;
 
 /** Everything resolved and checked. */
 export interface ResolvedOptions {
@@ -74,6 +83,7 @@ export interface ResolvedOptions {
   readonly clock: Clock;
   readonly random: Random;
   readonly logger: Logger;
+  readonly resolve: HostResolver | undefined;
 }
 
 function checkPort(option: string, value: unknown): number {
@@ -143,5 +153,14 @@ export function resolveOptions(options: MemberlistOptions): ResolvedOptions {
     clock: options.clock ?? new SystemClock(),
     random: options.random ?? systemRandom(),
     logger: options.logger ?? silentLogger,
+    resolve:
+      options.resolve ??
+      (options.transport === undefined && options.network === undefined ? dnsResolve : undefined),
   };
+}
+
+/** The default resolver on real sockets: every address the system resolver returns. */
+async function dnsResolve(host: string): Promise<readonly string[]> {
+  const results = await lookup(host, { all: true });
+  return results.map((r) => r.address);
 }

@@ -71,6 +71,9 @@ export class Prober {
     const seqNo = ml.nextSeqNo();
     const interval = scaleTimeout(tuning.probeIntervalMs, ml.healthScore());
     const sent = clock.now();
+    // memberlist probes a copy of the node's state: a failure suspects the incarnation the probe
+    // started with, so a node that refuted (or restarted) meanwhile is not accused anew.
+    const incarnation = node.incarnation;
     let finished = false;
     let nacks = 0;
     let expectedNacks = 0;
@@ -105,7 +108,7 @@ export class Prober {
       // Lifeguard: missing nacks mean this node may be the one with the problem.
       ml.applyAwareness(expectedNacks > 0 ? Math.max(0, expectedNacks - nacks) : 1);
       logger.debug({ node: node.name }, 'memberlist: probe failed, suspecting node');
-      ml.suspectNode({ incarnation: node.incarnation, node: node.name, from: ml.self.name });
+      ml.suspectNode({ incarnation, node: node.name, from: ml.self.name });
     };
 
     ml.acks.register(seqNo, { onAck: succeed, onNack: () => nacks++ }, interval);

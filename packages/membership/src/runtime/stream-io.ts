@@ -14,6 +14,7 @@ import {
   type StreamMessage,
 } from '../wire/stream.js';
 import { StreamExchangeError } from './errors.js';
+import { MessageScan } from './message-scan.js';
 
 /** Options of {@link readStreamMessage}. */
 export interface ReadStreamOptions extends StreamDecodeOptions {
@@ -23,26 +24,37 @@ export interface ReadStreamOptions extends StreamDecodeOptions {
   readonly timeoutMs: number;
 }
 
-function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
+/**
+ * `buffer` (holding `used` bytes) with `chunk` appended: in place when it fits, else in a new
+ * buffer of double the size (at most `cap`, unless more is needed), so that a message received
+ * in many chunks is copied a bounded number of times in total, not once per chunk.
+ */
+function append(buffer: Uint8Array, used: number, chunk: Uint8Array, cap: number): Uint8Array {
+  const needed = used + chunk.length;
+  if (needed > buffer.length) {
+    const grown = new Uint8Array(Math.max(needed, Math.min(cap, Math.max(4096, buffer.length * 2))));
+    grown.set(buffer.subarray(0, used));
+    buffer = grown;
   }
-  return out;
+  buffer.set(chunk, used);
+  return buffer;
 }
 
 /**
  * Resolves with the first complete message on `stream`. Rejects with
  * {@link StreamExchangeError}: `timeout`, `closed` (ended or reset first) or `protocol` (bytes
- * that can never decode, or a size above the limit). The stream is destroyed on every failure;
- * on success it is left open (for a reply).
+ * that can never decode, or a size above the limit). The stream is destroyed on `timeout` and
+ * `closed`; on success and on `protocol` it is left open, for a reply, and the caller must close it.
  */
 export function readStreamMessage(stream: ByteStream, options: ReadStreamOptions): Promise<StreamMessage> {
   return new Promise<StreamMessage>((resolve, reject) => {
-    let chunks: Uint8Array[] = [];
+    const limit = options.maxStreamBytes ?? MAX_PUSH_STATE_BYTES;
+    // Plaintext is decoded only once the scan says the message may be complete, and the scan
+    // itself continues where it stopped: each byte is looked at a bounded number of times.
+    const scan = new MessageScan();
+    const keyed = (options.keyring?.enabled ?? false) && (options.verifyIncoming ?? true);
+    let scanning = true;
+    let buffer: Uint8Array = new Uint8Array(0);
     let total = 0;
     let done = false;
     const finish = (outcome: { message: StreamMessage } | { error: StreamExchangeError }): void => {
@@ -52,10 +64,12 @@ export function readStreamMessage(stream: ByteStream, options: ReadStreamOptions
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('close', onClose);
-      chunks = [];
+      buffer = new Uint8Array(0);
       if ('message' in outcome) resolve(outcome.message);
       else {
-        stream.destroy();
+        // Undecodable input leaves the stream to the caller, who may answer with an error
+        // message as memberlist does; every other failure ends the stream here.
+        if (outcome.error.reason !== 'protocol') stream.destroy();
         reject(outcome.error);
       }
     };
@@ -68,22 +82,21 @@ export function readStreamMessage(stream: ByteStream, options: ReadStreamOptions
     );
     const onData = (chunk: Uint8Array): void => {
       if (done) return;
-      chunks.push(chunk);
+      buffer = append(buffer, total, chunk, limit + ENCRYPTED_STREAM_HEADER_BYTES);
       total += chunk.length;
-      const buffered = concat(chunks, total);
-      chunks = [buffered];
+      const buffered = buffer.subarray(0, total);
       // An encrypted stream says how long it is: wait for all of it before trying to decode.
       if (buffered[0] === MessageType.encrypt && buffered.length >= ENCRYPTED_STREAM_HEADER_BYTES) {
         const claimed = readU32(buffered, 1);
-        if (
-          buffered.length < ENCRYPTED_STREAM_HEADER_BYTES + claimed &&
-          claimed <= (options.maxStreamBytes ?? MAX_PUSH_STATE_BYTES)
-        )
-          return;
+        if (buffered.length < ENCRYPTED_STREAM_HEADER_BYTES + claimed && claimed <= limit) return;
+      } else if (buffered[0] !== MessageType.encrypt && !keyed && scanning) {
+        if (!scan.ready(buffered, limit)) return;
       }
       try {
         const result = decodeStream(buffered, options);
         if (result.complete) finish({ message: result.message });
+        // The scan thought the message complete and the decoder did not: decode every chunk.
+        else if (buffered[0] !== MessageType.encrypt) scanning = false;
       } catch (error) {
         if (!isDecodeError(error)) throw error;
         finish({ error: new StreamExchangeError('protocol', error.message, { cause: error }) });

@@ -14,6 +14,9 @@ import { StreamExchangeError } from './errors.js';
 import type { Memberlist } from './memberlist.js';
 import { readStreamMessage } from './stream-io.js';
 
+/** How long a refused peer gets to read our error reply before the stream is destroyed. */
+const ERROR_REPLY_GRACE_MS = 1_000;
+
 /** Push/pull, TCP ping and reliable messages of a {@link Memberlist}. */
 export class StreamService {
   readonly #ml: Memberlist;
@@ -28,7 +31,7 @@ export class StreamService {
   /** Handles an accepted stream; refuses it when `limit` inbound streams are already open. */
   accept(stream: ByteStream, limit: number): void {
     const ml = this.#ml;
-    if (ml.closed) {
+    if (ml.closed || stream.closed) {
       stream.destroy();
       return;
     }
@@ -37,20 +40,24 @@ export class StreamService {
       stream.destroy();
       return;
     }
+    // The slot is held until the socket is really gone, and no inbound stream outlives the
+    // exchange deadline plus the error-reply grace: a peer that never closes its side cannot
+    // pile up sockets.
     this.#inbound++;
     ml.counters.counts.streamsIn++;
     this.#track(stream);
-    this.#serve(stream)
-      .catch((error: Error) => {
-        ml.counters.drop('stream');
-        ml.opts.logger.debug(
-          { remote: `${stream.remote.host}:${stream.remote.port}`, error: error.message },
-          'memberlist: inbound stream failed',
-        );
-      })
-      .finally(() => {
-        this.#inbound--;
-      });
+    const deadline = ml.after(ml.opts.tuning.tcpTimeoutMs + ERROR_REPLY_GRACE_MS, () => stream.destroy());
+    stream.once('close', () => {
+      this.#inbound--;
+      ml.cancel(deadline);
+    });
+    this.#serve(stream).catch((error: Error) => {
+      ml.counters.drop('stream');
+      ml.opts.logger.debug(
+        { remote: `${stream.remote.host}:${stream.remote.port}`, error: error.message },
+        'memberlist: inbound stream failed',
+      );
+    });
   }
 
   /**
@@ -113,10 +120,8 @@ export class StreamService {
     try {
       message = await this.#read(stream, ml.opts.tuning.tcpTimeoutMs);
     } catch (error) {
-      if (error instanceof StreamExchangeError && error.reason === 'protocol' && !stream.closed) {
-        // memberlist answers a stream it cannot read with an error message; so do we.
-        this.#reply(stream, encodeErrResp({ error: error.message }));
-      }
+      if (error instanceof StreamExchangeError && error.reason === 'protocol')
+        this.#refuse(stream, error.message);
       throw error;
     }
     switch (message.type) {
@@ -201,6 +206,21 @@ export class StreamService {
       verifyOutgoing: tuning.gossipVerifyOutgoing,
       encryptionVersion: tuning.protocolVersion < 2 ? 0 : 1,
     });
+  }
+
+  /**
+   * Answers an unreadable request with memberlist's error message (so a Go peer reports, say,
+   * "No installed keys could decrypt the message" instead of a reset), then closes: at once
+   * when the peer closes too, and no later than a short grace period otherwise.
+   */
+  #refuse(stream: ByteStream, reason: string): void {
+    if (stream.closed) return;
+    this.#reply(stream, encodeErrResp({ error: reason }));
+    const ml = this.#ml;
+    const timer = ml.after(Math.min(ERROR_REPLY_GRACE_MS, ml.opts.tuning.tcpTimeoutMs), () =>
+      stream.destroy(),
+    );
+    stream.once('close', () => ml.cancel(timer));
   }
 
   #reply(stream: ByteStream, plaintext: Uint8Array): void {

@@ -24,6 +24,27 @@ const TABLE_SIZE = 1 << MAX_WIDTH;
 /** Default ceiling for {@link lzwDecompress} output: 10 MiB. */
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 10 * 1024 * 1024;
 
+/** Slots of the compressor's hash table: a power of two, at least twice the 4096 codes. */
+const DICT_BITS = 13;
+const DICT_SHIFT = 32 - DICT_BITS;
+const DICT_MASK = (1 << DICT_BITS) - 1;
+const DICT_KEYS = new Int32Array(1 << DICT_BITS);
+const DICT_CODES = new Uint16Array(1 << DICT_BITS);
+
+/**
+ * The decompressor's string table, reused across calls (allocating and zeroing it per datagram
+ * cost more than decoding a small one). Entries from 258 on are written before they can be
+ * referenced (a code must be below the next code to assign), so nothing needs clearing.
+ */
+const PREFIX = new Uint16Array(TABLE_SIZE);
+const SUFFIX = new Uint8Array(TABLE_SIZE);
+const LENGTHS = new Uint16Array(TABLE_SIZE);
+const FIRSTS = new Uint8Array(TABLE_SIZE);
+for (let i = 0; i < 256; i++) {
+  LENGTHS[i] = 1;
+  FIRSTS[i] = i;
+}
+
 /** A byte buffer that doubles as it fills. */
 class ByteSink {
   bytes: Uint8Array;
@@ -58,8 +79,11 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
   let width = FIRST_WIDTH;
   let next = EOF; // the last code assigned so far; the next entry gets next + 1
   let widen = 1 << FIRST_WIDTH;
-  // Dictionary of (prefix code, byte) -> code, keyed prefix * 256 + byte.
-  const table = new Map<number, number>();
+  // Dictionary of (prefix code, byte) -> code, keyed prefix * 256 + byte: an open-addressing
+  // hash table reused across calls (a Map costs far more per byte than the rest of the loop).
+  const keys = DICT_KEYS;
+  const codes = DICT_CODES;
+  keys.fill(-1);
 
   const emit = (code: number): void => {
     acc |= code << accBits;
@@ -82,7 +106,7 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
       width = FIRST_WIDTH;
       next = EOF;
       widen = 1 << FIRST_WIDTH;
-      table.clear();
+      keys.fill(-1);
       return true;
     }
     return false;
@@ -94,14 +118,22 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
     for (let i = 1; i < data.length; i++) {
       const byte = data[i] ?? 0;
       const key = code * 256 + byte;
-      const known = table.get(key);
-      if (known !== undefined) {
-        code = known;
+      let slot = Math.imul(key, 0x9e3779b1) >>> DICT_SHIFT;
+      let found = keys[slot] ?? -1;
+      while (found !== key && found !== -1) {
+        slot = (slot + 1) & DICT_MASK;
+        found = keys[slot] ?? -1;
+      }
+      if (found === key) {
+        code = codes[slot] ?? 0;
         continue;
       }
       emit(code);
       code = byte;
-      if (!assign()) table.set(key, next);
+      if (!assign()) {
+        keys[slot] = key;
+        codes[slot] = next;
+      }
     }
     emit(code);
     assign();
@@ -129,14 +161,10 @@ export function lzwDecompress(input: Uint8Array, options: LzwDecompressOptions =
   const data = plainBytes(input);
   const limit = options.maxOutputBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
   const out = new ByteSink(Math.min(limit, data.length * 4));
-  const prefix = new Uint16Array(TABLE_SIZE);
-  const suffix = new Uint8Array(TABLE_SIZE);
-  const lengths = new Uint16Array(TABLE_SIZE);
-  const firsts = new Uint8Array(TABLE_SIZE);
-  for (let i = 0; i < 256; i++) {
-    lengths[i] = 1;
-    firsts[i] = i;
-  }
+  const prefix = PREFIX;
+  const suffix = SUFFIX;
+  const lengths = LENGTHS;
+  const firsts = FIRSTS;
   let width = FIRST_WIDTH;
   let hi = EOF;
   let widen = 1 << FIRST_WIDTH;

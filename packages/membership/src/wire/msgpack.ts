@@ -135,6 +135,24 @@ export class MsgpackWriter {
 
   /** Appends a string as UTF-8 raw string bytes. */
   string(value: string): void {
+    const n = value.length;
+    if (n < 32) {
+      // Short ASCII (field keys, node names): the bytes are the char codes, written in place
+      // without an encoder call and a temporary array per string.
+      let ascii = true;
+      for (let i = 0; i < n; i++) {
+        if (value.charCodeAt(i) > 0x7f) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) {
+        this.reserve(n + 1);
+        this.buffer[this.length++] = 0xa0 | n;
+        for (let i = 0; i < n; i++) this.buffer[this.length++] = value.charCodeAt(i);
+        return;
+      }
+    }
     this.rawString(utf8Encoder.encode(value));
   }
 
@@ -640,10 +658,9 @@ export function writeStruct<T>(writer: MsgpackWriter, spec: StructSpec<T>, value
   for (const field of present) {
     writer.string(field.go);
     const v = record[field.prop];
-    const name = `${spec.name}.${field.go}`;
     switch (field.kind) {
       case 'bool':
-        if (typeof v !== 'boolean') throw new EncodeError(name, 'expected a boolean');
+        if (typeof v !== 'boolean') throw new EncodeError(`${spec.name}.${field.go}`, 'expected a boolean');
         writer.bool(v);
         break;
       case 'uint8':
@@ -651,7 +668,7 @@ export function writeStruct<T>(writer: MsgpackWriter, spec: StructSpec<T>, value
       case 'uint32':
         if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > UINT_LIMITS[field.kind]) {
           throw new EncodeError(
-            name,
+            `${spec.name}.${field.go}`,
             `expected an integer in [0, ${UINT_LIMITS[field.kind]}], got ${String(v)}`,
           );
         }
@@ -659,17 +676,17 @@ export function writeStruct<T>(writer: MsgpackWriter, spec: StructSpec<T>, value
         break;
       case 'int':
         if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
-          throw new EncodeError(name, `expected a safe integer, got ${String(v)}`);
+          throw new EncodeError(`${spec.name}.${field.go}`, `expected a safe integer, got ${String(v)}`);
         }
         writer.int(v);
         break;
       case 'string':
-        if (typeof v !== 'string') throw new EncodeError(name, 'expected a string');
+        if (typeof v !== 'string') throw new EncodeError(`${spec.name}.${field.go}`, 'expected a string');
         writer.string(v);
         break;
       case 'bytes':
         if (v !== null && !(v instanceof Uint8Array))
-          throw new EncodeError(name, 'expected a Uint8Array or null');
+          throw new EncodeError(`${spec.name}.${field.go}`, 'expected a Uint8Array or null');
         writer.bytesOrNil(v);
         break;
     }

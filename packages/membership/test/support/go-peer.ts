@@ -3,6 +3,10 @@
 // a cluster. Each peer is one process on 127.0.0.1, driven by JSON lines on stdin and reporting
 // JSON lines on stdout; this module correlates replies, keeps a log of every event, and stops
 // only the processes it started, by PID. Every wait is bounded.
+//
+// The same harness drives the TypeScript twin of that peer (test/ts-peer/main.ts: one
+// `Memberlist` of this package per process, same flags, same protocol): `startTsPeer`, or
+// `startPeer({ impl: 'go' | 'ts', ... })`. Either gives a {@link Peer}.
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -17,6 +21,9 @@ import { fileURLToPath } from 'node:url';
 export const DEBIAN_GOPATH = '/usr/share/gocode';
 const MEMBERLIST_SOURCE = join(DEBIAN_GOPATH, 'src/github.com/hashicorp/memberlist');
 const SOURCE = fileURLToPath(new URL('../go-peer/main.go', import.meta.url));
+const TS_SOURCE = fileURLToPath(new URL('../ts-peer/main.ts', import.meta.url));
+/** The repository root: the TypeScript peer runs from there, where `tsx` resolves. */
+const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const BUILD_TIMEOUT_MS = 300_000;
 const INSTALL_HINT = 'install it with: apt-get install -y golang-go golang-github-hashicorp-memberlist-dev';
 
@@ -109,7 +116,10 @@ async function buildBinary(): Promise<string> {
 /** memberlist's NodeStateType values. */
 export const NodeState = { alive: 0, suspect: 1, dead: 2, left: 3 } as const;
 
-/** A node as a Go peer reports it. `state` and `incarnation` are null if unavailable. */
+/** Which peer program: HashiCorp memberlist (Go) or this package (TypeScript). */
+export type PeerImpl = 'go' | 'ts';
+
+/** A node as a peer reports it. `state` and `incarnation` are null if unavailable. */
 export interface GoNode {
   readonly name: string;
   readonly addr: string;
@@ -131,6 +141,12 @@ export type GoPeerEvent =
   | { readonly event: 'shutdown'; readonly reason: string };
 
 export type GoNodeEvent = Extract<GoPeerEvent, { readonly node: GoNode }>;
+
+/** Neutral names: the protocol and options are the same for Go and TypeScript peers. */
+export type PeerNode = GoNode;
+export type PeerEvent = GoPeerEvent;
+export type PeerNodeEvent = GoNodeEvent;
+export type PeerOptions = GoPeerOptions;
 
 export interface GoPeerOptions {
   readonly name: string;
@@ -167,8 +183,9 @@ export class GoPeerCommandError extends Error {
     readonly peer: string,
     readonly command: string,
     readonly reason: string,
+    readonly impl: PeerImpl = 'go',
   ) {
-    super(`go peer ${peer}: ${command} failed: ${reason}`);
+    super(`${impl} peer ${peer}: ${command} failed: ${reason}`);
     this.name = 'GoPeerCommandError';
   }
 }
@@ -262,8 +279,15 @@ interface Pending {
   readonly timer: NodeJS.Timeout;
 }
 
-/** A running Go memberlist peer. Create with {@link startGoPeer}. */
-export class GoPeer {
+/** Neutral name of {@link GoPeerCommandError}. */
+export const PeerCommandError = GoPeerCommandError;
+export type PeerCommandError = GoPeerCommandError;
+
+/**
+ * A running peer process (Go or TypeScript). Create with {@link startGoPeer}, {@link startTsPeer}
+ * or {@link startPeer}.
+ */
+export class Peer {
   /** Emits 'event' with every {@link GoPeerEvent}, and 'exit' with (code, signal). */
   readonly events = new EventEmitter();
   /** Every event received so far, in order (including those before 'ready'). */
@@ -283,8 +307,10 @@ export class GoPeer {
     private readonly child: ChildProcessWithoutNullStreams,
     private readonly commandTimeoutMs: number,
     private readonly keyDir: string | undefined,
+    /** Which program this is. */
+    readonly impl: PeerImpl = 'go',
   ) {
-    if (child.pid === undefined) throw new Error(`go peer ${name} did not start`);
+    if (child.pid === undefined) throw new Error(`${impl} peer ${name} did not start`);
     this.pid = child.pid;
     this.events.setMaxListeners(0);
     child.stderr.setEncoding('utf8');
@@ -310,7 +336,7 @@ export class GoPeer {
           clearTimeout(pending.timer);
           pending.reject(
             new Error(
-              `go peer ${name} exited (code ${code}, signal ${signal}) before replying to ${pending.command}${this.tail()}`,
+              `${impl} peer ${name} exited (code ${code}, signal ${signal}) before replying to ${pending.command}${this.tail()}`,
             ),
           );
           this.pending.delete(id);
@@ -348,7 +374,7 @@ export class GoPeer {
 
   private tail(): string {
     const text = this.stderrTail().trimEnd();
-    return text === '' ? '' : `\n--- stderr of go peer ${this.name} (tail) ---\n${text}`;
+    return text === '' ? '' : `\n--- stderr of ${this.impl} peer ${this.name} (tail) ---\n${text}`;
   }
 
   private appendStderr(chunk: string): void {
@@ -363,7 +389,7 @@ export class GoPeer {
     this.pending.delete(event.id);
     clearTimeout(pending.timer);
     if (event.event === 'reply') pending.resolve(event.body);
-    else pending.reject(new GoPeerCommandError(this.name, pending.command, event.message));
+    else pending.reject(new GoPeerCommandError(this.name, pending.command, event.message, this.impl));
   }
 
   /**
@@ -375,12 +401,17 @@ export class GoPeer {
     args: Readonly<Record<string, unknown>> = {},
     timeoutMs = this.commandTimeoutMs,
   ): Promise<Readonly<Record<string, unknown>>> {
-    if (!this.running) return Promise.reject(new Error(`go peer ${this.name} has exited; cannot ${cmd}`));
+    if (!this.running)
+      return Promise.reject(new Error(`${this.impl} peer ${this.name} has exited; cannot ${cmd}`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`go peer ${this.name}: no reply to ${cmd} within ${timeoutMs} ms${this.tail()}`));
+        reject(
+          new Error(
+            `${this.impl} peer ${this.name}: no reply to ${cmd} within ${timeoutMs} ms${this.tail()}`,
+          ),
+        );
       }, timeoutMs);
       this.pending.set(id, { command: cmd, resolve, reject, timer });
       this.child.stdin.write(`${JSON.stringify({ ...args, id, cmd })}\n`);
@@ -486,14 +517,16 @@ export class GoPeer {
         cleanup();
         reject(
           new Error(
-            `go peer ${this.name} exited (code ${code}, signal ${signal}) waiting for ${what}${this.tail()}`,
+            `${this.impl} peer ${this.name} exited (code ${code}, signal ${signal}) waiting for ${what}${this.tail()}`,
           ),
         );
       };
       const timer = setTimeout(() => {
         cleanup();
         reject(
-          new Error(`go peer ${this.name}: ${what} did not arrive within ${timeoutMs} ms${this.tail()}`),
+          new Error(
+            `${this.impl} peer ${this.name}: ${what} did not arrive within ${timeoutMs} ms${this.tail()}`,
+          ),
         );
       }, timeoutMs);
       if (!this.running) {
@@ -556,7 +589,7 @@ export class GoPeer {
       }),
     ]);
     clearTimeout(timer);
-    if (stuck) throw new Error(`go peer ${this.name} (pid ${this.pid}) survived SIGKILL for 5 s`);
+    if (stuck) throw new Error(`${this.impl} peer ${this.name} (pid ${this.pid}) survived SIGKILL for 5 s`);
   }
 
   /** @internal */
@@ -565,29 +598,42 @@ export class GoPeer {
   }
 }
 
+/** The Go peer under its former name: the class is {@link Peer}. */
+export { Peer as GoPeer };
+
+/** How to run one peer program. */
+interface Launch {
+  readonly impl: PeerImpl;
+  readonly file: string;
+  readonly prefix: readonly string[];
+  readonly cwd?: string;
+}
+
 /**
- * Starts a Go peer on 127.0.0.1 and resolves once it has printed its ready line (bounded by
+ * Starts a peer process on 127.0.0.1 and resolves once it has printed its ready line (bounded by
  * `readyTimeoutMs`, default 15 s). The key, if any, is written to a 0600 temporary file that is
  * deleted once the peer has started (or failed to).
  */
-export async function startGoPeer(options: GoPeerOptions): Promise<GoPeer> {
-  const executable = await goPeerBinary();
+async function launch(how: Launch, options: GoPeerOptions): Promise<Peer> {
   let keyDir: string | undefined;
   let keyFile: string | undefined;
   if (options.key !== undefined) {
-    keyDir = await mkdtemp(join(tmpdir(), 'clusteros-go-peer-key-'));
+    keyDir = await mkdtemp(join(tmpdir(), `clusteros-${how.impl}-peer-key-`));
     keyFile = join(keyDir, 'key');
     await writeFile(keyFile, `base64:${b64(options.key)}\n`, { mode: 0o600 });
   }
   const readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
-  let peer: GoPeer;
+  let peer: Peer;
   try {
-    const child = spawn(executable, buildArgs(options, keyFile), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(how.file, [...how.prefix, ...buildArgs(options, keyFile)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(how.cwd === undefined ? {} : { cwd: how.cwd }),
+    });
     if (child.pid === undefined) {
       const error = await new Promise<Error>((done) => child.once('error', done));
-      throw new Error(`could not start ${executable}: ${error.message}`);
+      throw new Error(`could not start ${how.file}: ${error.message}`);
     }
-    peer = new GoPeer(options.name, child, options.commandTimeoutMs ?? 10_000, keyDir);
+    peer = new Peer(options.name, child, options.commandTimeoutMs ?? 10_000, keyDir, how.impl);
   } catch (error) {
     if (keyDir !== undefined) await rm(keyDir, { recursive: true, force: true });
     throw error;
@@ -608,8 +654,40 @@ export async function startGoPeer(options: GoPeerOptions): Promise<GoPeer> {
   }
 }
 
+/** Starts a Go peer (building it first if needed); see {@link launch} for the bounds and the key. */
+export async function startGoPeer(options: GoPeerOptions): Promise<Peer> {
+  return launch({ impl: 'go', file: await goPeerBinary(), prefix: [] }, options);
+}
+
+/**
+ * Starts a TypeScript peer (test/ts-peer/main.ts under `node --conditions=@clusteros/source
+ * --import tsx`, from the repository root), with the same options and handle as a Go peer.
+ * `bundle`, if given, is a plain-JavaScript bundle of that program, run with `node` alone (no
+ * transpiler in the process, as the benchmarks measure it).
+ */
+export function startTsPeer(options: PeerOptions, bundle?: string): Promise<Peer> {
+  return launch(
+    {
+      impl: 'ts',
+      file: process.execPath,
+      prefix:
+        bundle === undefined ? ['--conditions=@clusteros/source', '--import', 'tsx', TS_SOURCE] : [bundle],
+      cwd: REPO_ROOT,
+    },
+    options,
+  );
+}
+
+/** Starts a Go or a TypeScript peer (`tsBundle`: see {@link startTsPeer}). */
+export function startPeer(
+  options: PeerOptions & { readonly impl: PeerImpl; readonly tsBundle?: string | undefined },
+): Promise<Peer> {
+  const { impl, tsBundle, ...rest } = options;
+  return impl === 'go' ? startGoPeer(rest) : startTsPeer(rest, tsBundle);
+}
+
 /** Stops every given peer (graceful, then SIGKILL), even if some stops fail; rethrows the first failure. */
-export async function stopAll(peers: readonly (GoPeer | undefined)[]): Promise<void> {
+export async function stopAll(peers: readonly (Peer | undefined)[]): Promise<void> {
   const results = await Promise.allSettled(peers.map((p) => p?.stop()));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed !== undefined) throw failed.reason;
