@@ -31,7 +31,11 @@ export function encodeTags(tags: Readonly<Record<string, string>>): Uint8Array {
 
 /**
  * Decodes node metadata into tags. Throws {@link DecodeError} for metadata that starts with
- * the magic byte but is not a map of strings (the input comes from the network).
+ * the magic byte but is not exactly a map of strings (the input comes from the network).
+ *
+ * Two deliberate differences from Serf's reader, both on input Serf never writes: empty
+ * metadata is no tags (Serf reads `{ role: '' }`), and bytes after the map are an error (Serf
+ * ignores them).
  */
 export function decodeTags(meta: Uint8Array): Record<string, string> {
   const tags: Record<string, string> = Object.create(null);

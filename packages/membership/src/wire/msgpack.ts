@@ -372,6 +372,9 @@ export class MsgpackReader {
     const b = this.peek(field);
     const length = this.mapLength(field);
     if (length < 0) throw new DecodeError('type', `${field}: expected a map, found byte 0x${hex(b)}`);
+    // Every entry takes at least two bytes, so a count above the limit cannot be honest.
+    if (length > this.maxLength)
+      throw new DecodeError('tooLarge', `${field} claims ${length} entries, limit ${this.maxLength}`);
     return length;
   }
 
