@@ -7,27 +7,22 @@
  * randomness and I/O come through the injected clock, random and transport, so a simulation
  * runs this exact code.
  */
-import { type Address, formatAddress, parseAddress, type TimerHandle } from '@clusteros/sim';
+import { type Address, parseAddress, type TimerHandle } from '@clusteros/sim';
 import { EventEmitter } from 'eventemitter3';
 import { PayloadTooLargeError } from '../errors.js';
 import { COMPOUND_HEADER_OVERHEAD, COMPOUND_PART_OVERHEAD, encodeCompound } from '../wire/compound.js';
-import { MessageType, NodeState } from '../wire/message-types.js';
+import { NodeState } from '../wire/message-types.js';
 import {
   type Alive,
   type Dead,
-  encodeAckResp,
   encodeAlive,
   encodeDead,
-  encodeNackResp,
-  encodePing,
   encodeSuspect,
   encodeUserPacket,
-  type IndirectPingReq,
   type Ping,
-  type PushNodeState,
   type Suspect,
 } from '../wire/messages.js';
-import { decodePacket, encodePacket, type InboundMessage } from '../wire/packet.js';
+import { encodePacket } from '../wire/packet.js';
 import { encryptOverhead } from '../wire/security.js';
 import type { PushPull } from '../wire/stream.js';
 import {
@@ -45,19 +40,19 @@ import {
   type JoinAttempt,
   JoinError,
   MemberlistClosedError,
-  StreamExchangeError,
   UnknownNodeError,
 } from './errors.js';
 import { ipFromBytes, ipToBytes } from './ip.js';
 import { isDeadOrLeft, type Member, type NodeRecord, toMember } from './member.js';
 import { NodeTable } from './node-table.js';
 import { type MemberlistOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { PacketHandler } from './packet-handler.js';
 import { Prober } from './prober.js';
+import { localPushPull, mergeRemoteState } from './push-pull-state.js';
 import { type MemberlistStats, StatsCounters } from './stats.js';
 import { StreamService } from './streams.js';
 import { Suspicion } from './suspicion.js';
 import { NetTransport, NetworkTransport, type Transport } from './transport.js';
-import { checkProtocolCompatibility } from './versions.js';
 
 /** Events of a {@link Memberlist}; each carries a snapshot of the member. */
 export interface MemberlistEvents {
@@ -77,8 +72,6 @@ export interface MemberlistEvents {
 const MAX_INBOUND_STREAMS = 128;
 /** Largest UDP payload over IPv4. */
 const MAX_DATAGRAM_BYTES = 65_507;
-/** Decompression budget of one datagram: far above a 64 KiB datagram's honest expansion. */
-const MAX_PACKET_EXPANSION = 4 * 1024 * 1024;
 
 /**
  * One node of a memberlist cluster. Create it with {@link Memberlist.create}, {@link join} a
@@ -136,7 +129,8 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     this.table.add(this.#self);
     this.#prober = new Prober(this);
     this.#streams = new StreamService(this);
-    transport.onPacket((bytes, from) => this.#ingest(bytes, from));
+    const packets = new PacketHandler(this);
+    transport.onPacket((bytes, from) => packets.ingest(bytes, from));
     transport.onStream((stream) => this.#streams.accept(stream, MAX_INBOUND_STREAMS));
   }
 
@@ -422,84 +416,12 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
 
   /** @internal The push/pull body this node sends. */
   localPushPull(join: boolean): PushPull {
-    const nodes: PushNodeState[] = this.table.all.map((n) => ({
-      name: n.name,
-      addr: n.addrBytes,
-      port: n.port,
-      meta: n.meta,
-      incarnation: n.incarnation,
-      state: n.state,
-      vsn: n.vsn,
-    }));
-    const userState = this.#callDelegate('localState', (d) => d.localState?.(join)) ?? new Uint8Array(0);
-    return { join, nodes, userState };
+    return localPushPull(this, join);
   }
 
-  /**
-   * @internal Merges a peer's push/pull (memberlist `mergeRemoteState`): version check, merge
-   * delegate (joins only), node states, then user state. Throws {@link StreamExchangeError}
-   * (`incompatible`, `vetoed`) without changing anything.
-   */
+  /** @internal Merges a peer's push/pull; see {@link mergeRemoteState} in push-pull-state.ts. */
   mergeRemoteState(remote: PushPull): void {
-    const incompatible = checkProtocolCompatibility(remote.nodes, this.table.all);
-    if (incompatible !== null) {
-      this.counters.drop('incompatible');
-      throw new StreamExchangeError('incompatible', incompatible);
-    }
-    const usable = remote.nodes.filter((n) => {
-      const ok = ipFromBytes(n.addr) !== null && n.name.length > 0;
-      if (!ok) this.counters.drop('badAddress');
-      return ok;
-    });
-    if (remote.join && this.opts.delegate.notifyMerge !== undefined) {
-      const peers = usable.map((n) =>
-        toMember({
-          name: n.name,
-          addr: ipFromBytes(n.addr) ?? '',
-          addrBytes: n.addr ?? new Uint8Array(0),
-          port: n.port,
-          meta: n.meta ?? new Uint8Array(0),
-          incarnation: n.incarnation,
-          state: n.state as NodeState,
-          stateChange: this.opts.clock.now(),
-          vsn: n.vsn ?? new Uint8Array(0),
-        }),
-      );
-      const veto = this.#callDelegate('notifyMerge', (d) => d.notifyMerge?.(peers));
-      if (typeof veto === 'string') {
-        this.counters.drop('vetoed');
-        throw new StreamExchangeError('vetoed', `merge refused by the delegate: ${veto}`);
-      }
-    }
-    for (const n of usable) {
-      switch (n.state) {
-        case NodeState.alive:
-          this.aliveNode(
-            {
-              incarnation: n.incarnation,
-              node: n.name,
-              addr: n.addr,
-              port: n.port,
-              meta: n.meta,
-              vsn: n.vsn,
-            },
-            null,
-            false,
-          );
-          break;
-        case NodeState.left:
-          this.deadNode({ incarnation: n.incarnation, node: n.name, from: n.name }, null);
-          break;
-        case NodeState.dead:
-        case NodeState.suspect:
-          this.suspectNode({ incarnation: n.incarnation, node: n.name, from: this.#self.name });
-          break;
-        default:
-          break;
-      }
-    }
-    if (remote.userState.length > 0)
-      this.#callDelegate('mergeRemoteState', (d) => d.mergeRemoteState?.(remote.userState, remote.join));
+    mergeRemoteState(this, remote);
   }
 
   // ---------------------------------------------------------------- state rules (memberlist state.go)
@@ -705,70 +627,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     this.#suspicions.delete(name);
   }
 
-  // ---------------------------------------------------------------- receive path
-
-  #ingest(bytes: Uint8Array, from: Address): void {
-    if (this.#closed) return;
-    const counts = this.counters.counts;
-    counts.packetsIn++;
-    counts.bytesIn += bytes.length;
-    const decoded = decodePacket(bytes, {
-      keyring: this.opts.keyring,
-      verifyIncoming: this.opts.tuning.gossipVerifyIncoming,
-      maxDecompressedBytes: MAX_PACKET_EXPANSION,
-    });
-    for (const drop of decoded.dropped) {
-      this.counters.drop(drop.reason);
-      this.opts.logger.debug(
-        { from: formatAddress(from), reason: drop.reason, detail: drop.detail },
-        'memberlist: dropped packet',
-      );
-    }
-    for (const message of decoded.messages) {
-      counts.messagesIn++;
-      try {
-        this.#handle(message, from);
-      } catch (error) {
-        // Nothing from the network may stop the node; a handler bug is logged and counted.
-        this.counters.drop('decode');
-        this.opts.logger.error(
-          { error: (error as Error).message, type: message.type },
-          'memberlist: handler failed',
-        );
-      }
-    }
-  }
-
-  #handle(message: InboundMessage, from: Address): void {
-    switch (message.type) {
-      case MessageType.ping:
-        this.#handlePing(message.body, from);
-        return;
-      case MessageType.indirectPing:
-        this.#handleIndirectPing(message.body, from);
-        return;
-      case MessageType.ackResp:
-        if (this.acks.ack(message.body.seqNo, message.body.payload)) this.counters.counts.acks++;
-        return;
-      case MessageType.nackResp:
-        if (this.acks.nack(message.body.seqNo)) this.counters.counts.nacks++;
-        return;
-      case MessageType.suspect:
-        this.suspectNode(message.body);
-        return;
-      case MessageType.alive:
-        this.aliveNode(message.body, null, false);
-        return;
-      case MessageType.dead:
-        this.deadNode(message.body, null);
-        return;
-      case MessageType.user:
-        this.deliverUserMessage(message.body);
-        return;
-      default:
-        this.counters.drop('unexpected');
-    }
-  }
+  // ---------------------------------------------------------------- receive path (see packet-handler.ts)
 
   /** @internal A TCP ping of `node` (memberlist's fallback probe); resolves true on a matching ack. */
   tcpPing(node: NodeRecord, seqNo: number, timeoutMs: number): Promise<boolean> {
@@ -783,46 +642,6 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
   deliverUserMessage(payload: Uint8Array): void {
     this.counters.counts.userMessages++;
     this.#callDelegate('notifyMessage', (d) => d.notifyMessage?.(payload));
-  }
-
-  #replyAddress(sourceAddr: Uint8Array | null, sourcePort: number, from: Address): Address {
-    const host = ipFromBytes(sourceAddr);
-    return host !== null && sourcePort > 0 ? { host, port: sourcePort } : from;
-  }
-
-  #handlePing(ping: Ping, from: Address): void {
-    if (ping.node !== '' && ping.node !== this.#self.name) {
-      this.counters.drop('wrongNode');
-      return;
-    }
-    const payload = this.#callDelegate('ackPayload', (d) => d.ackPayload?.()) ?? null;
-    this.sendMsg(
-      this.#replyAddress(ping.sourceAddr, ping.sourcePort, from),
-      encodeAckResp({ seqNo: ping.seqNo, payload }),
-    );
-  }
-
-  #handleIndirectPing(req: IndirectPingReq, from: Address): void {
-    const target = ipFromBytes(req.target);
-    if (target === null) {
-      this.counters.drop('badAddress');
-      return;
-    }
-    const requester = this.#replyAddress(req.sourceAddr, req.sourcePort, from);
-    const seqNo = this.nextSeqNo();
-    this.acks.register(
-      seqNo,
-      {
-        onAck: () => this.sendMsg(requester, encodeAckResp({ seqNo: req.seqNo, payload: null })),
-        onTimeout: () => {
-          if (req.nack && !this.#closed) this.sendMsg(requester, encodeNackResp({ seqNo: req.seqNo }));
-        },
-      },
-      this.opts.tuning.probeTimeoutMs,
-    );
-    // Protocol 1 peers and a zero port mean "the port we all bind", as in memberlist.
-    const port = this.opts.tuning.protocolVersion < 2 || req.port === 0 ? this.opts.bindPort : req.port;
-    this.sendMsg({ host: target, port }, encodePing(this.pingFor(seqNo, req.node)));
   }
 
   // ---------------------------------------------------------------- gossip and scheduling
