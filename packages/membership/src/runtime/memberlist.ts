@@ -127,6 +127,19 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       vsn: this.#vsn(),
     };
     this.table.add(this.#self);
+    // memberlist's setAlive runs aliveNode(bootstrap) for this node, which queues its alive
+    // message: once a join has found members, the new node gossips itself as well as its seed.
+    this.broadcasts.queue(
+      encodeAlive({
+        incarnation: this.#self.incarnation,
+        node: this.#self.name,
+        addr: this.#self.addrBytes,
+        port: this.#self.port,
+        meta: this.#self.meta,
+        vsn: this.#self.vsn,
+      }),
+      { name: this.#self.name },
+    );
     this.#prober = new Prober(this);
     this.#streams = new StreamService(this);
     const packets = new PacketHandler(this);
