@@ -21,6 +21,7 @@ docs/benchmarks/membership.md between <!-- processes:begin --> and <!-- processe
   --quiet-limit-seconds S  before each cluster, wait at most this long for the machine to calm
                         down (default 60; 0 does not wait)
   --json FILE           also write every run's raw results as JSON to FILE
+  --from-json FILE      measure nothing: render the report again from a --json file
   --no-report           do not write docs/benchmarks/membership.md
 
 A smoke run: --sizes 5 --runs 1 --cycles 1 --steady-seconds 3 --settle-seconds 1 --warm-seconds 1 --no-report`;
@@ -35,6 +36,7 @@ export interface BenchArgs {
   readonly cycles: number;
   readonly quietLimitSeconds: number;
   readonly json: string | undefined;
+  readonly fromJson: string | undefined;
   readonly report: boolean;
   readonly help: boolean;
 }
@@ -75,6 +77,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let cycles = 3;
   let quietLimitSeconds = 60;
   let json: string | undefined;
+  let fromJson: string | undefined;
   let report = true;
   let help = false;
   for (let i = 0; i < argv.length; i++) {
@@ -123,6 +126,12 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         json = file;
         break;
       }
+      case '--from-json': {
+        const file = argv[++i];
+        if (file === undefined || file === '') throw new UsageError('--from-json needs a file name');
+        fromJson = file;
+        break;
+      }
       case '--no-report':
         report = false;
         break;
@@ -140,6 +149,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     cycles,
     quietLimitSeconds,
     json,
+    fromJson,
     report,
     help,
   };

@@ -5,15 +5,21 @@
 // <!-- processes:end -->.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { goPeerBinary, type Peer, type PeerImpl } from '../test/support/go-peer.js';
 import { parseArgs, USAGE, UsageError } from './processes-args.js';
 import { type Bundle, bundleTsPeer, REPO } from './processes-bundle.js';
 import { runCluster } from './processes-cluster.js';
-import { waitForQuiet } from './processes-proc.js';
-import { type Attempt, type MachineFacts, renderSection, writeSection } from './processes-report.js';
+import { bareNodeRssMiB, waitForQuiet } from './processes-proc.js';
+import {
+  type Attempt,
+  type MachineFacts,
+  type ReportInput,
+  renderSection,
+  writeSection,
+} from './processes-report.js';
 
 const REPORT = join(REPO, 'docs/benchmarks/membership.md');
 const PAUSE_MS = 3_000;
@@ -90,9 +96,24 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
+  if (args.fromJson !== undefined) {
+    const saved = JSON.parse(await readFile(args.fromJson, 'utf8')) as ReportInput;
+    const input: ReportInput = {
+      ...saved,
+      startedAt: new Date(saved.startedAt),
+      finishedAt: new Date(saved.finishedAt),
+      // Older files lack it; it is a property of this machine's node, measured now.
+      facts: {
+        ...saved.facts,
+        nodeBaselineRssMiB: saved.facts.nodeBaselineRssMiB ?? (await bareNodeRssMiB()),
+      },
+    };
+    await publish(input, args.report);
+    return;
+  }
   installCleanup();
   const startedAt = new Date();
-  const facts = machineFacts();
+  const facts = { ...machineFacts(), nodeBaselineRssMiB: await bareNodeRssMiB() };
   const command = ['npm run bench:membership:processes', ...(argv.length > 0 ? ['--', ...argv] : [])].join(
     ' ',
   );
@@ -143,7 +164,7 @@ async function main(argv: readonly string[]): Promise<void> {
     await bundle?.remove();
   }
 
-  const input = {
+  const input: ReportInput = {
     command,
     startedAt,
     finishedAt: new Date(),
@@ -166,9 +187,13 @@ async function main(argv: readonly string[]): Promise<void> {
     await writeFile(args.json, `${JSON.stringify(input, null, 1)}\n`);
     log(`wrote ${args.json}`);
   }
+  await publish(input, args.report);
+}
+
+async function publish(input: ReportInput, report: boolean): Promise<void> {
   const section = renderSection(input);
   console.log(section);
-  if (args.report) {
+  if (report) {
     await writeSection(REPORT, section);
     log(`wrote ${REPORT}`);
   }
