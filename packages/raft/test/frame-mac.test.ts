@@ -18,6 +18,7 @@ import { encodeMessage } from '../src/transport/codec.js';
 import { FRAME_MAC_BYTES, FrameOpener, FrameSealer } from '../src/transport/frame-mac.js';
 import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from '../src/transport/framing.js';
 import { StreamTransport, type StreamTransportOptions } from '../src/transport/stream-transport.js';
+import { append, dropped, vote } from './support/transport-messages.js';
 
 const KEY = new TextEncoder().encode('correct horse battery staple 42!');
 const OTHER_KEY = new TextEncoder().encode('incorrect donkey battery staple!');
@@ -234,23 +235,6 @@ test('opener: every bit flip, replay, reordering, deletion and truncation fails'
 // ---------------------------------------------------------------------------------------------
 // A man in the middle on the simulated network
 
-function vote(from: string, to: string, term: number): Message {
-  return { type: 'vote', from, to, term, preVote: false, lastIndex: 0, lastTerm: 0, transfer: false };
-}
-
-function append(from: string, to: string, n: number): Message {
-  return {
-    type: 'append',
-    from,
-    to,
-    term: 1,
-    prevIndex: n,
-    prevTerm: 1,
-    entries: [{ index: n + 1, term: 1, kind: 'normal', data: Uint8Array.of(n & 0xff, (n >> 8) & 0xff) }],
-    commit: n,
-  };
-}
-
 /**
  * What the man in the middle does with a frame after the handshake while armed: the payloads to
  * forward in its place (possibly none, possibly others), and whether it is done tampering.
@@ -399,10 +383,6 @@ async function mitmWorld(seed: number, options: Partial<StreamTransportOptions> 
   a.onMessage((m) => atA.push(m));
   b.onMessage((m) => atB.push(m));
   return { sim, a, b, ab, ba, atA, atB, logs };
-}
-
-function dropped(t: StreamTransport, reason: string): number {
-  return t.stats().dropped[reason] ?? 0;
 }
 
 /** The `n` of each delivered append (votes as -term). */

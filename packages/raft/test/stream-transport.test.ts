@@ -17,6 +17,7 @@ import { encodeMessage, encodeSnapshotChunk, splitSnapshot } from '../src/transp
 import { FRAME_MAC_BYTES, type FrameSealer } from '../src/transport/frame-mac.js';
 import { encodeFrame, FrameDecoder } from '../src/transport/framing.js';
 import { StreamTransport, type StreamTransportOptions } from '../src/transport/stream-transport.js';
+import { append, dropped, vote } from './support/transport-messages.js';
 
 const KEY = new TextEncoder().encode('correct horse battery staple 42!');
 const OTHER_KEY = new TextEncoder().encode('incorrect donkey battery staple!');
@@ -24,23 +25,6 @@ const PORT = 7000;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-function vote(from: string, to: string, term = 1): Message {
-  return { type: 'vote', from, to, term, preVote: false, lastIndex: 0, lastTerm: 0, transfer: false };
-}
-
-function append(from: string, to: string, n: number): Message {
-  return {
-    type: 'append',
-    from,
-    to,
-    term: 1,
-    prevIndex: n,
-    prevTerm: 1,
-    entries: [{ index: n + 1, term: 1, kind: 'normal', data: Uint8Array.of(n & 0xff, (n >> 8) & 0xff) }],
-    commit: n,
-  };
-}
 
 function snapshotOf(from: string, to: string, data: Uint8Array, index = 100): SnapshotRequest {
   return {
@@ -83,10 +67,6 @@ function inbox(t: StreamTransport): Message[] {
   const got: Message[] = [];
   t.onMessage((m) => got.push(m));
   return got;
-}
-
-function dropped(t: StreamTransport, reason: string): number {
-  return t.stats().dropped[reason] ?? 0;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
