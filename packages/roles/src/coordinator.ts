@@ -1,0 +1,218 @@
+/**
+ * Starts planned handoffs and waits for their outcome. Any node can coordinate: the coordinator
+ * only writes the intent and, on its timeout, the abort; the participants do the steps (see
+ * `handoff.ts`), so the handoff finishes or aborts even if the coordinator disappears.
+ */
+import { kv } from '@clusteros/raft';
+import type { Clock, Random } from '@clusteros/sim';
+import { isEligible } from './eligibility.js';
+import { HandoffAbortedError, HandoffRefusedError, RoleTimeoutError } from './errors.js';
+import { casHandoff, readHandoff } from './handoff.js';
+import type { Logger } from './logger.js';
+import {
+  decodeLease,
+  encodeHandoff,
+  type HandoffRecord,
+  handoffKey,
+  isActivePhase,
+  leaseKey,
+} from './records.js';
+import type { ClusterView, RoleRequirements } from './role.js';
+import type { RoleStore } from './store.js';
+import type { LeaseTiming } from './timing.js';
+
+/** The pseudo-role that stands for Raft leadership in {@link HandoffCoordinator.transfer}. */
+export const RAFT_ROLE = 'raft';
+
+/** Options of {@link HandoffCoordinator.transfer}. */
+export interface TransferOptions {
+  /**
+   * How long the steps before the commit point may take; after it the handoff aborts and the old
+   * holder resumes. @defaultValue the manager's `handoffTimeoutMs` (10000)
+   */
+  readonly timeoutMs?: number;
+}
+
+/** How a transfer ended. */
+export interface TransferResult {
+  /** The handoff id (`raft` transfers: `raft`). */
+  readonly id: string;
+  /** The role. */
+  readonly role: string;
+  /** The old holder. */
+  readonly from: string;
+  /** The new holder. */
+  readonly to: string;
+  /** The new holder's fencing token (Raft: the term is not a token; `0`). */
+  readonly fencingToken: number;
+}
+
+/** What a coordinator needs. */
+export interface HandoffCoordinatorOptions {
+  readonly store: RoleStore;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly cluster: ClusterView;
+  readonly keyPrefix: string;
+  readonly timing: LeaseTiming;
+  readonly logger: Logger;
+  readonly defaultTimeoutMs: number;
+  /** Requirements of roles this node knows (others are checked only for membership of the target). */
+  readonly requirements: (role: string) => RoleRequirements | undefined;
+}
+
+function randomId(random: Random): string {
+  let id = '';
+  for (let i = 0; i < 4; i++) id += random.int(0, 0x10000).toString(16).padStart(4, '0');
+  return id;
+}
+
+/** Moves singleton roles (and Raft leadership) between nodes on request. */
+export class HandoffCoordinator {
+  readonly #o: HandoffCoordinatorOptions;
+
+  /** Created by the {@link RoleManager}; reach it as `manager.coordinator`. */
+  constructor(options: HandoffCoordinatorOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * Moves `role` from its holder to `to`:
+   * 1. record the intent (a compare-and-swap against the current holder's token);
+   * 2. the holder runs `prepareHandoff`; 3. the target `acceptHandoff` and reports healthy;
+   * 4. the target moves the lease to itself with a new fencing token (the commit point);
+   * 5. the old holder runs `completeHandoff`; 6. the completion is recorded.
+   *
+   * Resolves when the handoff is recorded complete. Rejects with {@link HandoffRefusedError}
+   * if it could not begin, {@link HandoffAbortedError} if it was aborted before step 4 (the old
+   * holder then keeps the role). `role` `'raft'` transfers Raft leadership instead.
+   */
+  async transfer(role: string, to: string, options: TransferOptions = {}): Promise<TransferResult> {
+    const timeoutMs = options.timeoutMs ?? this.#o.defaultTimeoutMs;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+      throw new HandoffRefusedError(role, `timeoutMs must be positive, got ${timeoutMs}`);
+    if (role === RAFT_ROLE) return this.#transferRaft(to, timeoutMs);
+    const { store, keyPrefix, cluster, clock, logger } = this.#o;
+    const target = cluster.members().find((node) => node.id === to);
+    if (target === undefined) throw new HandoffRefusedError(role, `${to} is not an alive member`);
+    if (!isEligible(target, role, this.#o.requirements(role)))
+      throw new HandoffRefusedError(role, `${to} is not eligible for ${role}`);
+    const lkey = leaseKey(keyPrefix, role);
+    const entry = store.view.get(lkey);
+    if (entry === undefined) throw new HandoffRefusedError(role, 'nobody holds it');
+    let holder: string;
+    try {
+      holder = decodeLease(entry.value, lkey).holder;
+    } catch (error) {
+      throw new HandoffRefusedError(role, 'its lease record does not decode', { cause: error });
+    }
+    if (holder === to) return { id: '', role, from: to, to, fencingToken: entry.modRevision };
+    const current = readHandoff(store, keyPrefix, role, logger);
+    if (current !== undefined && isActivePhase(current.record.phase))
+      throw new HandoffRefusedError(role, `handoff ${current.record.id} is under way`);
+    const expect = store.view.get(handoffKey(keyPrefix, role))?.modRevision ?? 0;
+    const record: HandoffRecord = {
+      id: randomId(this.#o.random),
+      role,
+      from: holder,
+      fromSession: decodeLease(entry.value, lkey).session,
+      fromToken: entry.modRevision,
+      to,
+      phase: 'intent',
+      deadline: Math.ceil(Math.max(clock.now(), store.view.now) + timeoutMs),
+    };
+    const written = await store.log.propose(
+      kv.txn({
+        compare: [
+          kv.compare(handoffKey(keyPrefix, role), 'modRevision', '=', expect),
+          kv.compare(lkey, 'modRevision', '=', entry.modRevision),
+        ],
+        success: [kv.op.put(handoffKey(keyPrefix, role), encodeHandoff(record))],
+      }),
+    );
+    if (written.type !== 'txn' || !written.succeeded)
+      throw new HandoffRefusedError(role, 'the holder or the handoff record changed meanwhile; retry');
+    logger.info({ role, id: record.id, from: holder, to }, 'handoff started');
+    return this.#await(record, timeoutMs);
+  }
+
+  /** Waits for the record to end; aborts it at `timeoutMs` if it has not reached the commit point. */
+  #await(record: HandoffRecord, timeoutMs: number): Promise<TransferResult> {
+    const { store, keyPrefix, clock, logger, timing } = this.#o;
+    return new Promise<TransferResult>((resolve, reject) => {
+      let abortTimer = clock.setTimeout(() => abortIfUnmoved('timeout'), timeoutMs);
+      // After the commit point the old holder still has to confirm; give it one TTL more, then
+      // settle on what the store says (the lease has moved: the transfer worked).
+      const giveUpTimer = clock.setTimeout(() => finish(true), timeoutMs + 2 * timing.ttlMs);
+      const abortIfUnmoved = (reason: string): void => {
+        const current = readHandoff(store, keyPrefix, record.role, logger);
+        if (current === undefined || current.record.id !== record.id) return;
+        if (current.record.phase !== 'intent' && current.record.phase !== 'prepared') return;
+        const { state: _dropped, ...rest } = current.record;
+        casHandoff(store, keyPrefix, current.revision, { ...rest, phase: 'aborted', reason }).then(
+          check,
+          () => {
+            abortTimer = clock.setTimeout(() => abortIfUnmoved(reason), timing.retryMs);
+          },
+        );
+      };
+      const finish = (forced: boolean): void => {
+        const current = readHandoff(store, keyPrefix, record.role, logger);
+        const phase = current?.record.id === record.id ? current.record.phase : undefined;
+        if (!forced && (phase === 'intent' || phase === 'prepared' || phase === 'moved')) return;
+        cleanup();
+        if (phase === 'completed' || phase === 'moved') {
+          const token = store.view.get(leaseKey(keyPrefix, record.role))?.modRevision ?? 0;
+          resolve({
+            id: record.id,
+            role: record.role,
+            from: record.from,
+            to: record.to,
+            fencingToken: token,
+          });
+        } else if (phase === 'aborted') {
+          reject(new HandoffAbortedError(record.role, record.id, current?.record.reason ?? 'aborted'));
+        } else if (phase === undefined && !forced) {
+          reject(new HandoffAbortedError(record.role, record.id, 'the record was replaced'));
+        } else {
+          reject(new RoleTimeoutError(record.role, `handoff ${record.id}`, timeoutMs + 2 * timing.ttlMs));
+        }
+      };
+      const check = (): void => finish(false);
+      const cleanup = (): void => {
+        clock.clearTimeout(abortTimer);
+        clock.clearTimeout(giveUpTimer);
+        store.log.off('apply', check);
+      };
+      store.log.on('apply', check);
+      check();
+    });
+  }
+
+  async #transferRaft(to: string, timeoutMs: number): Promise<TransferResult> {
+    const raft = this.#o.store.raft;
+    if (raft === undefined)
+      throw new HandoffRefusedError(RAFT_ROLE, 'this manager was not given Raft leadership');
+    const from = raft.leader;
+    if (from === null) throw new HandoffRefusedError(RAFT_ROLE, 'no Raft leader is known');
+    if (from === to) return { id: RAFT_ROLE, role: RAFT_ROLE, from, to, fencingToken: 0 };
+    const { clock } = this.#o;
+    await new Promise<void>((resolve, reject) => {
+      const timer = clock.setTimeout(
+        () => reject(new RoleTimeoutError(RAFT_ROLE, 'transferLeadership', timeoutMs)),
+        timeoutMs,
+      );
+      raft.transferLeadership(to).then(
+        () => {
+          clock.clearTimeout(timer);
+          resolve();
+        },
+        (error: unknown) => {
+          clock.clearTimeout(timer);
+          reject(new HandoffAbortedError(RAFT_ROLE, RAFT_ROLE, (error as Error).message));
+        },
+      );
+    });
+    return { id: RAFT_ROLE, role: RAFT_ROLE, from, to, fencingToken: 0 };
+  }
+}
