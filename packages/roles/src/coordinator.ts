@@ -9,20 +9,20 @@ import { isEligible } from './eligibility.js';
 import { HandoffAbortedError, HandoffRefusedError, RoleTimeoutError } from './errors.js';
 import { casHandoff, readHandoff } from './handoff.js';
 import type { Logger } from './logger.js';
+import { RAFT_ROLE, raftTransferCommand } from './raft-transfer.js';
 import {
+  decodeHandoff,
   decodeLease,
   encodeHandoff,
   type HandoffRecord,
   handoffKey,
   isActivePhase,
+  type LeaseRecord,
   leaseKey,
 } from './records.js';
 import type { ClusterView, RoleRequirements } from './role.js';
 import type { RoleStore } from './store.js';
 import type { LeaseTiming } from './timing.js';
-
-/** The pseudo-role that stands for Raft leadership in {@link HandoffCoordinator.transfer}. */
-export const RAFT_ROLE = 'raft';
 
 /** Options of {@link HandoffCoordinator.transfer}. */
 export interface TransferOptions {
@@ -97,25 +97,43 @@ export class HandoffCoordinator {
     if (target === undefined) throw new HandoffRefusedError(role, `${to} is not an alive member`);
     if (!isEligible(target, role, this.#o.requirements(role)))
       throw new HandoffRefusedError(role, `${to} is not eligible for ${role}`);
+    // A linearizable read, so that a coordinator on a lagging member sees the current holder.
     const lkey = leaseKey(keyPrefix, role);
-    const entry = store.view.get(lkey);
+    const hkey = handoffKey(keyPrefix, role);
+    const read = await store.log.read(kv.range(lkey));
+    const handoffRead = await store.log.read(kv.range(hkey));
+    if (read.type !== 'range' || handoffRead.type !== 'range')
+      throw new HandoffRefusedError(role, 'the store did not answer the read');
+    const entry = read.kvs[0];
     if (entry === undefined) throw new HandoffRefusedError(role, 'nobody holds it');
-    let holder: string;
+    let lease: LeaseRecord;
     try {
-      holder = decodeLease(entry.value, lkey).holder;
+      lease = decodeLease(entry.value, lkey);
     } catch (error) {
       throw new HandoffRefusedError(role, 'its lease record does not decode', { cause: error });
     }
+    const holder = lease.holder;
     if (holder === to) return { id: '', role, from: to, to, fencingToken: entry.modRevision };
-    const current = readHandoff(store, keyPrefix, role, logger);
-    if (current !== undefined && isActivePhase(current.record.phase))
-      throw new HandoffRefusedError(role, `handoff ${current.record.id} is under way`);
-    const expect = store.view.get(handoffKey(keyPrefix, role))?.modRevision ?? 0;
+    const handoffEntry = handoffRead.kvs[0];
+    if (handoffEntry !== undefined) {
+      let phase: string;
+      try {
+        const current = decodeHandoff(handoffEntry.value, hkey);
+        if (isActivePhase(current.phase))
+          throw new HandoffRefusedError(role, `handoff ${current.id} is under way`);
+        phase = current.phase;
+      } catch (error) {
+        if (error instanceof HandoffRefusedError) throw error;
+        phase = 'undecodable';
+      }
+      logger.debug({ role, previous: phase }, 'replacing the previous handoff record');
+    }
+    const expect = handoffEntry?.modRevision ?? 0;
     const record: HandoffRecord = {
       id: randomId(this.#o.random),
       role,
       from: holder,
-      fromSession: decodeLease(entry.value, lkey).session,
+      fromSession: lease.session,
       fromToken: entry.modRevision,
       to,
       phase: 'intent',
@@ -124,10 +142,10 @@ export class HandoffCoordinator {
     const written = await store.log.propose(
       kv.txn({
         compare: [
-          kv.compare(handoffKey(keyPrefix, role), 'modRevision', '=', expect),
+          kv.compare(hkey, 'modRevision', '=', expect),
           kv.compare(lkey, 'modRevision', '=', entry.modRevision),
         ],
-        success: [kv.op.put(handoffKey(keyPrefix, role), encodeHandoff(record))],
+        success: [kv.op.put(hkey, encodeHandoff(record))],
       }),
     );
     if (written.type !== 'txn' || !written.succeeded)
@@ -189,30 +207,47 @@ export class HandoffCoordinator {
     });
   }
 
+  /**
+   * Raft leadership: the leader transfers directly; any other member records a request that the
+   * leader carries out (see `raft-transfer.ts`). Resolves once `to` leads.
+   */
   async #transferRaft(to: string, timeoutMs: number): Promise<TransferResult> {
-    const raft = this.#o.store.raft;
+    const { store, clock, random, keyPrefix } = this.#o;
+    const raft = store.raft;
     if (raft === undefined)
       throw new HandoffRefusedError(RAFT_ROLE, 'this manager was not given Raft leadership');
     const from = raft.leader;
     if (from === null) throw new HandoffRefusedError(RAFT_ROLE, 'no Raft leader is known');
-    if (from === to) return { id: RAFT_ROLE, role: RAFT_ROLE, from, to, fencingToken: 0 };
-    const { clock } = this.#o;
-    await new Promise<void>((resolve, reject) => {
-      const timer = clock.setTimeout(
-        () => reject(new RoleTimeoutError(RAFT_ROLE, 'transferLeadership', timeoutMs)),
-        timeoutMs,
-      );
-      raft.transferLeadership(to).then(
-        () => {
-          clock.clearTimeout(timer);
-          resolve();
-        },
-        (error: unknown) => {
-          clock.clearTimeout(timer);
-          reject(new HandoffAbortedError(RAFT_ROLE, RAFT_ROLE, (error as Error).message));
-        },
-      );
+    const result: TransferResult = { id: RAFT_ROLE, role: RAFT_ROLE, from, to, fencingToken: 0 };
+    if (from === to) return result;
+    if (!this.#o.cluster.members().some((node) => node.id === to))
+      throw new HandoffRefusedError(RAFT_ROLE, `${to} is not an alive member`);
+    const leads = new Promise<void>((resolve, reject) => {
+      const timer = clock.setTimeout(() => {
+        store.log.off('apply', check);
+        reject(
+          new HandoffAbortedError(RAFT_ROLE, RAFT_ROLE, `${to} did not become leader within ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      const check = (): void => {
+        if (raft.leader !== to) return;
+        clock.clearTimeout(timer);
+        store.log.off('apply', check);
+        resolve();
+      };
+      store.log.on('apply', check);
     });
-    return { id: RAFT_ROLE, role: RAFT_ROLE, from, to, fencingToken: 0 };
+    if (raft.leader === this.#o.cluster.self().id) {
+      raft.transferLeadership(to).catch(() => {});
+    } else {
+      const request = {
+        id: randomId(random),
+        to,
+        deadline: Math.ceil(Math.max(clock.now(), store.view.now) + timeoutMs),
+      };
+      await store.log.propose(raftTransferCommand(keyPrefix, request));
+    }
+    await leads;
+    return result;
   }
 }

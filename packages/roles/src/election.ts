@@ -246,11 +246,17 @@ export class LeaseElection extends EventEmitter<LeaseElectionEvents> {
     const held = this.#held;
     if (held === undefined) return;
     if (this.#expiryTimer !== undefined) this.#o.clock.clearTimeout(this.#expiryTimer);
-    this.#expiryTimer = this.#o.clock.setTimeout(() => {
-      this.#expiryTimer = undefined;
-      if (this.#held === held && this.#o.clock.now() >= held.safeUntil) this.#lose('expired', true);
-      else this.#armExpiry();
-    }, held.safeUntil - this.#o.clock.now());
+    this.#expiryTimer = this.#o.clock.setTimeout(
+      () => {
+        this.#expiryTimer = undefined;
+        const current = this.#held;
+        if (current !== undefined && this.#o.clock.now() >= current.safeUntil) this.#lose('expired', true);
+        else this.#armExpiry();
+      },
+      // At least 1 ms: a drifting clock may wake a hair early, and re-arming for a fraction of a
+      // millisecond again and again would spin.
+      Math.max(1, held.safeUntil - this.#o.clock.now()),
+    );
   }
 
   /**

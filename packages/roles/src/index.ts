@@ -14,7 +14,6 @@
 export {
   HandoffCoordinator,
   type HandoffCoordinatorOptions,
-  RAFT_ROLE,
   type TransferOptions,
   type TransferResult,
 } from './coordinator.js';
@@ -52,6 +51,7 @@ export {
   type RoleManagerStopOptions,
   type RoleStatusReport,
 } from './manager.js';
+export { RAFT_ROLE, type RaftTransferRequest } from './raft-transfer.js';
 export {
   DEFAULT_KEY_PREFIX,
   decodeHandoff,

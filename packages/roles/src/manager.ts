@@ -13,6 +13,7 @@ import { RoleConfigError, RoleManagerStoppedError } from './errors.js';
 import type { RoleManagerEvents } from './events.js';
 import { HandoffParticipant } from './handoff.js';
 import { type Logger, silentLogger } from './logger.js';
+import { RAFT_ROLE, RaftTransferExecutor } from './raft-transfer.js';
 import { DEFAULT_KEY_PREFIX } from './records.js';
 import type { ClusterView, LeaderInfo, Role, RoleStatus } from './role.js';
 import {
@@ -129,6 +130,8 @@ function dependencyOrder(roles: readonly Role[]): Role[] {
       throw new RoleConfigError(
         `role names must be 1-128 characters without '/', got ${JSON.stringify(role.name)}`,
       );
+    if (role.name === RAFT_ROLE)
+      throw new RoleConfigError(`the role name ${RAFT_ROLE} is reserved for Raft leadership`);
     if (byName.has(role.name)) throw new RoleConfigError(`role ${role.name} is enabled twice`);
     if (role.placement !== 'every-node' && role.placement !== 'singleton')
       throw new RoleConfigError(`role ${role.name} has unknown placement ${String(role.placement)}`);
@@ -191,6 +194,7 @@ export class RoleManager extends EventEmitter<RoleManagerEvents> {
   readonly #keyPrefix: string;
   readonly #handoffTimeoutMs: number;
   readonly #participant: HandoffParticipant;
+  readonly #raftTransfers: RaftTransferExecutor;
   readonly #onApply = (): void => this.reconcile();
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   #reconciling = false;
@@ -276,6 +280,7 @@ export class RoleManager extends EventEmitter<RoleManagerEvents> {
       emit: (event, ...args) => this.emit(event, ...args),
       reconcile: () => this.reconcile(),
     });
+    this.#raftTransfers = new RaftTransferExecutor(options.store, this.#keyPrefix, nodeId, logger);
     this.coordinator = new HandoffCoordinator({
       store: options.store,
       clock,
@@ -318,6 +323,7 @@ export class RoleManager extends EventEmitter<RoleManagerEvents> {
       do {
         this.#again = false;
         for (const managed of this.#roles) this.#reconcileRole(managed);
+        if (this.#state === 'running') this.#raftTransfers.evaluate();
       } while (this.#again);
     } finally {
       this.#reconciling = false;

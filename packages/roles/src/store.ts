@@ -3,12 +3,14 @@
  * interfaces; `@clusteros/raft`'s `RaftNode` (with the KV result types) and `KvStateMachine`
  * satisfy them as they are, and a user with another store can implement them.
  */
-import type { KvKeyValue, KvResult } from '@clusteros/raft';
+import type { KvKeyValue, KvQuery, KvQueryResult, KvResult } from '@clusteros/raft';
 
 /** Proposes commands to the replicated log and announces applied entries (a `RaftNode`). */
 export interface RoleLog {
   /** Proposes KV command bytes; resolves with the result once applied on this member. */
   propose(command: Uint8Array): Promise<KvResult>;
+  /** A linearizable read (ReadIndex): the answer reflects every write acknowledged before the call. */
+  read(query: KvQuery): Promise<KvQueryResult>;
   /** Subscribes to "entries up to `index` were applied to the local replica". */
   on(event: 'apply', listener: (index: number) => void): unknown;
   /** Unsubscribes. */
