@@ -49,13 +49,21 @@ export interface TransferResult {
 
 /** What a coordinator needs. */
 export interface HandoffCoordinatorOptions {
+  /** The replicated store. */
   readonly store: RoleStore;
+  /** Time source. */
   readonly clock: Clock;
+  /** Randomness (handoff ids). */
   readonly random: Random;
+  /** The cluster view (targets must be alive members). */
   readonly cluster: ClusterView;
+  /** Prefix of the keys. */
   readonly keyPrefix: string;
+  /** Lease timing (the wait after the commit point is bounded by it). */
   readonly timing: LeaseTiming;
+  /** Logger. */
   readonly logger: Logger;
+  /** Timeout when `transfer` is given none. */
   readonly defaultTimeoutMs: number;
   /** Requirements of roles this node knows (others are checked only for membership of the target). */
   readonly requirements: (role: string) => RoleRequirements | undefined;

@@ -55,14 +55,23 @@ export interface LeaseElectionEvents {
 
 /** What an election needs. */
 export interface LeaseElectionOptions {
+  /** The role this election is for. */
   readonly role: string;
+  /** This node's id. */
   readonly nodeId: string;
+  /** This run's session id (see `LeaseRecord.session`). */
   readonly session: string;
+  /** The replicated store. */
   readonly store: RoleStore;
+  /** Time source. */
   readonly clock: Clock;
+  /** Randomness (candidacy jitter). */
   readonly random: Random;
+  /** Lease timing. */
   readonly timing: LeaseTiming;
+  /** Prefix of the lease key. */
   readonly keyPrefix: string;
+  /** Logger. */
   readonly logger: Logger;
   /** Whether this node should contest the role now (enabled, dependencies up, healthy, eligible). */
   readonly canCampaign: () => boolean;
@@ -72,8 +81,11 @@ export interface LeaseElectionOptions {
 
 /** The holder of a role as the local replica shows it. */
 export interface LeaseHolderView {
+  /** The lease record (holder and session). */
   readonly record: LeaseRecord;
+  /** The holder's fencing token (the key's `modRevision`). */
   readonly token: number;
+  /** The KV lease the key is attached to. */
   readonly leaseId: number;
 }
 

@@ -42,7 +42,15 @@ export {
   RoleTimeoutError,
   UnknownRoleError,
 } from './errors.js';
-export type { HandoffEventInfo, RoleManagerEvents } from './events.js';
+export type {
+  HandoffEventInfo,
+  LeaderAcquiredEvent,
+  LeaderLostEvent,
+  RoleFailedEvent,
+  RoleManagerEvents,
+  RoleStartedEvent,
+  RoleStoppedEvent,
+} from './events.js';
 export { type Logger, silentLogger } from './logger.js';
 export {
   type LeaderReport,

@@ -454,9 +454,13 @@ export class RoleManager extends EventEmitter<RoleManagerEvents> {
       election.evaluate();
       const held = election.held;
       const holding = held !== undefined && election.isHolder();
-      if (holding && (runner.unhealthy || !depsUp)) {
-        // Give the role to a node that can run it.
-        void runner.stop(runner.unhealthy ? 'failed' : 'dependency-stopped').then(() => election.release());
+      if (holding && runner.unhealthy && runner.phase === 'backoff') {
+        // It failed again after too many failures: give the role to a node that can run it.
+        void election.release();
+        return;
+      }
+      if (holding && !depsUp) {
+        void runner.stop('dependency-stopped').then(() => election.release());
         return;
       }
       if (holding && (runner.phase === 'stopped' || runner.phase === 'warming'))
@@ -479,7 +483,7 @@ export class RoleManager extends EventEmitter<RoleManagerEvents> {
   #canCampaign(name: string): boolean {
     const managed = this.#byName.get(name);
     if (managed === undefined || this.#state !== 'running') return false;
-    if (managed.runner.unhealthy || managed.runner.phase !== 'stopped') return false;
+    if (managed.runner.phase !== 'stopped') return false;
     if (this.#participant.busy(name)) return false;
     if (!isEligible(this.#cluster.self(), name, managed.role.requires)) return false;
     return (managed.role.dependsOn ?? []).every((dep) => this.#byName.get(dep)?.runner.phase === 'running');
@@ -489,7 +493,9 @@ export class RoleManager extends EventEmitter<RoleManagerEvents> {
     const self = this.#cluster.self().id;
     const ranked = rankCandidates(this.#cluster.members(), role.name, role.requires);
     const index = ranked.findIndex((node) => node.id === self);
-    // Not in the view yet (membership still converging): let the listed candidates go first.
+    // An unhealthy node still contests (someone must hold the role), but last; and a node not in
+    // the view yet (membership still converging) lets the listed candidates go first.
+    if (this.#byName.get(role.name)?.runner.unhealthy === true) return Math.max(3, ranked.length);
     return index === -1 ? ranked.length : index;
   }
 
