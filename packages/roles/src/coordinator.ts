@@ -7,7 +7,7 @@ import { kv } from '@clusteros/raft';
 import type { Clock, Random } from '@clusteros/sim';
 import { isEligible } from './eligibility.js';
 import { HandoffAbortedError, HandoffRefusedError, RoleTimeoutError } from './errors.js';
-import { casHandoff, readHandoff } from './handoff.js';
+import { casHandoff, type HandoffCache, readHandoff } from './handoff.js';
 import type { Logger } from './logger.js';
 import { RAFT_ROLE, raftTransferCommand } from './raft-transfer.js';
 import {
@@ -165,13 +165,14 @@ export class HandoffCoordinator {
   /** Waits for the record to end; aborts it at `timeoutMs` if it has not reached the commit point. */
   #await(record: HandoffRecord, timeoutMs: number): Promise<TransferResult> {
     const { store, keyPrefix, clock, logger, timing } = this.#o;
+    const cache: HandoffCache = new Map();
     return new Promise<TransferResult>((resolve, reject) => {
       let abortTimer = clock.setTimeout(() => abortIfUnmoved('timeout'), timeoutMs);
       // After the commit point the old holder still has to confirm; give it one TTL more, then
       // settle on what the store says (the lease has moved: the transfer worked).
       const giveUpTimer = clock.setTimeout(() => finish(true), timeoutMs + 2 * timing.ttlMs);
       const abortIfUnmoved = (reason: string): void => {
-        const current = readHandoff(store, keyPrefix, record.role, logger);
+        const current = readHandoff(store, keyPrefix, record.role, logger, cache);
         if (current === undefined || current.record.id !== record.id) return;
         if (current.record.phase !== 'intent' && current.record.phase !== 'prepared') return;
         const { state: _dropped, ...rest } = current.record;
@@ -183,7 +184,7 @@ export class HandoffCoordinator {
         );
       };
       const finish = (forced: boolean): void => {
-        const current = readHandoff(store, keyPrefix, record.role, logger);
+        const current = readHandoff(store, keyPrefix, record.role, logger, cache);
         const phase = current?.record.id === record.id ? current.record.phase : undefined;
         if (!forced && (phase === 'intent' || phase === 'prepared' || phase === 'moved')) return;
         cleanup();

@@ -102,6 +102,7 @@ export class LeaseElection extends EventEmitter<LeaseElectionEvents> {
   #renewedSentAt = 0;
   #renewsInFlight = 0;
   readonly #revoked = new Set<number>();
+  #decoded: { readonly revision: number; readonly record: LeaseRecord | undefined } | undefined;
 
   /** Creates a stopped election; {@link LeaseElection.start} starts it. */
   constructor(options: LeaseElectionOptions) {
@@ -353,15 +354,19 @@ export class LeaseElection extends EventEmitter<LeaseElectionEvents> {
     }
   }
 
+  /** Decodes the lease record, once per version of the key (this runs on every applied entry). */
   #decode(entry: KvKeyValue): LeaseRecord | undefined {
+    if (this.#decoded?.revision === entry.modRevision) return this.#decoded.record;
+    let record: LeaseRecord | undefined;
     try {
-      return decodeLease(entry.value, this.#key);
+      record = decodeLease(entry.value, this.#key);
     } catch (error) {
       this.#o.logger.warn(
         { role: this.#o.role, err: (error as Error).message },
         'ignoring undecodable lease record',
       );
-      return undefined;
     }
+    this.#decoded = { revision: entry.modRevision, record };
+    return record;
   }
 }

@@ -74,22 +74,33 @@ export interface StoredHandoff {
   readonly revision: number;
 }
 
+/** Decoded records by key, so that evaluating on every applied entry decodes each version once. */
+export type HandoffCache = Map<
+  string,
+  { readonly revision: number; readonly stored: StoredHandoff | undefined }
+>;
+
 /** Reads a role's handoff record from the local replica; undecodable records read as absent. */
 export function readHandoff(
   store: RoleStore,
   keyPrefix: string,
   role: string,
   logger: Logger,
+  cache?: HandoffCache,
 ): StoredHandoff | undefined {
   const key = handoffKey(keyPrefix, role);
   const entry = store.view.get(key);
   if (entry === undefined) return undefined;
+  const cached = cache?.get(key);
+  if (cached !== undefined && cached.revision === entry.modRevision) return cached.stored;
+  let stored: StoredHandoff | undefined;
   try {
-    return { record: decodeHandoff(entry.value, key), revision: entry.modRevision };
+    stored = { record: decodeHandoff(entry.value, key), revision: entry.modRevision };
   } catch (error) {
     logger.warn({ role, err: (error as Error).message }, 'ignoring undecodable handoff record');
-    return undefined;
   }
+  cache?.set(key, { revision: entry.modRevision, stored });
+  return stored;
 }
 
 /** Compare-and-swap of a handoff record (plus extra guarded writes); resolves the txn result. */
@@ -119,6 +130,7 @@ export class HandoffParticipant {
   readonly #local = new Map<string, LocalPart>();
   /** `role@revision` of transitions already proposed, so repeated evaluations do not repeat them. */
   readonly #proposed = new Set<string>();
+  readonly #cache: HandoffCache = new Map();
 
   /** Creates the participant. */
   constructor(options: HandoffParticipantOptions) {
@@ -132,7 +144,7 @@ export class HandoffParticipant {
 
   /** Looks at `role`'s record and does this node's step, if any. */
   evaluate(role: string, subject: HandoffSubject): void {
-    const stored = readHandoff(this.#o.store, this.#o.keyPrefix, role, this.#o.logger);
+    const stored = readHandoff(this.#o.store, this.#o.keyPrefix, role, this.#o.logger, this.#cache);
     const local = this.#local.get(role);
     if (stored === undefined) return;
     const { record } = stored;
@@ -381,7 +393,7 @@ export class HandoffParticipant {
     const { record } = stored;
     for (;;) {
       if (await subject.runner.checkHealth()) return;
-      const current = readHandoff(this.#o.store, this.#o.keyPrefix, record.role, this.#o.logger);
+      const current = readHandoff(this.#o.store, this.#o.keyPrefix, record.role, this.#o.logger, this.#cache);
       if (current?.record.id !== record.id || current.record.phase !== 'prepared')
         throw new Error('the handoff ended');
       if (clock.now() > record.deadline) throw new Error('not healthy before the deadline');
