@@ -268,15 +268,35 @@ export class HandoffParticipant {
     const local = this.#local.get(record.role);
     if (local?.id !== record.id) return;
     local.step = 'prepared';
-    try {
-      const result = await casHandoff(this.#o.store, this.#o.keyPrefix, stored.revision, {
-        ...record,
-        phase: 'prepared',
-        state: data,
-      });
-      if (result?.succeeded === true) this.#o.emit('handoff-prepared', this.#info(record));
-    } catch (error) {
-      this.#o.logger.debug({ role: record.role, err: (error as Error).message }, 'recording prepared failed');
+    // A lost or timed-out proposal is retried (a retry after a write that did land fails its
+    // compare harmlessly); if it cannot be recorded, abort now rather than wait for the deadline.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await casHandoff(this.#o.store, this.#o.keyPrefix, stored.revision, {
+          ...record,
+          phase: 'prepared',
+          state: data,
+        });
+        if (result?.succeeded === true) this.#o.emit('handoff-prepared', this.#info(record));
+        break;
+      } catch (error) {
+        this.#o.logger.debug(
+          { role: record.role, err: (error as Error).message, attempt },
+          'recording prepared failed',
+        );
+        const current = readHandoff(
+          this.#o.store,
+          this.#o.keyPrefix,
+          record.role,
+          this.#o.logger,
+          this.#cache,
+        );
+        if (current?.record.id !== record.id || current.record.phase !== 'intent') break;
+        if (attempt >= 3 || this.#o.clock.now() > record.deadline) {
+          this.#abort(current, `recording prepared failed: ${(error as Error).message}`);
+          break;
+        }
+      }
     }
     this.#o.reconcile();
   }

@@ -77,6 +77,14 @@ export function isActivePhase(phase: HandoffPhase): boolean {
   return phase === 'intent' || phase === 'prepared' || phase === 'moved';
 }
 
+/** Names a decoded value for an error message without calling anything on it. */
+function describe(value: unknown): string {
+  if (value === null || typeof value !== 'object')
+    return typeof value === 'string' ? value.slice(0, 64) : String(value);
+  if (value instanceof Uint8Array) return 'bytes';
+  return Array.isArray(value) ? 'an array' : 'a map';
+}
+
 function asMap(bytes: Uint8Array, key: string): Record<string, unknown> {
   let value: unknown;
   try {
@@ -120,7 +128,7 @@ export function encodeLease(record: LeaseRecord): Uint8Array {
 /** Decodes a lease record; throws {@link RecordDecodeError}. */
 export function decodeLease(bytes: Uint8Array, key: string): LeaseRecord {
   const map = asMap(bytes, key);
-  if (map.v !== 1) throw new RecordDecodeError(key, `unknown version ${String(map.v)}`);
+  if (map.v !== 1) throw new RecordDecodeError(key, `unknown version ${describe(map.v)}`);
   const handoffId = optionalText(map, 'handoffId', key);
   return {
     holder: text(map, 'holder', key),
@@ -137,10 +145,10 @@ export function encodeHandoff(record: HandoffRecord): Uint8Array {
 /** Decodes a handoff record; throws {@link RecordDecodeError}. */
 export function decodeHandoff(bytes: Uint8Array, key: string): HandoffRecord {
   const map = asMap(bytes, key);
-  if (map.v !== 1) throw new RecordDecodeError(key, `unknown version ${String(map.v)}`);
+  if (map.v !== 1) throw new RecordDecodeError(key, `unknown version ${describe(map.v)}`);
   const phase = map.phase;
   if (typeof phase !== 'string' || !PHASES.includes(phase as HandoffPhase))
-    throw new RecordDecodeError(key, `unknown phase ${String(phase)}`);
+    throw new RecordDecodeError(key, `unknown phase ${describe(phase)}`);
   const state = map.state;
   if (state !== undefined && (!(state instanceof Uint8Array) || state.byteLength > MAX_HANDOFF_STATE_BYTES))
     throw new RecordDecodeError(key, `state must be at most ${MAX_HANDOFF_STATE_BYTES} bytes`);

@@ -107,11 +107,11 @@ export class RoleRunner {
   #tail: Promise<void> = Promise.resolve();
   #linger: Promise<void> = Promise.resolve();
   #failures = 0;
-  #startedAt = 0;
   #lastError: string | undefined;
   #retryTimer: TimerHandle | undefined;
   #retryAt: number | undefined;
   #healthTimer: TimerHandle | undefined;
+  #stableTimer: TimerHandle | undefined;
   #badHealth = 0;
   #healthy = true;
   #stopped = false;
@@ -182,9 +182,9 @@ export class RoleRunner {
         return false;
       }
       if (this.#ctx !== ctx || ctx.signal.aborted) return false;
-      this.#startedAt = this.#o.clock.now();
       this.#setPhase('running');
       this.#watchHealth();
+      this.#watchStability(ctx);
       this.#o.onEvent({ type: 'started', token });
       return true;
     });
@@ -323,7 +323,12 @@ export class RoleRunner {
       logger,
       fail: (error: Error) => {
         if (this.#ctx !== ctx || controller.signal.aborted || this.#phase !== 'running') return;
-        void this.#serial(() => this.#failed(error));
+        // Checked again when the job runs: a second report of the same failure (the exit and
+        // the close handler of one dead child) finds the run already ended and counts nothing.
+        void this.#serial(async () => {
+          if (this.#ctx !== ctx || controller.signal.aborted || this.#phase !== 'running') return;
+          await this.#failed(error);
+        });
       },
     };
     this.#ctx = ctx;
@@ -334,11 +339,28 @@ export class RoleRunner {
   #endRun(): void {
     this.#controller?.abort();
     this.#stopHealth();
+    if (this.#stableTimer !== undefined) this.#o.clock.clearTimeout(this.#stableTimer);
+    this.#stableTimer = undefined;
+  }
+
+  /** A run that lasts `stableAfterMs` without failing clears the failure count (and "unhealthy"). */
+  #watchStability(ctx: RoleContext): void {
+    if (this.#stableTimer !== undefined) this.#o.clock.clearTimeout(this.#stableTimer);
+    this.#stableTimer = this.#o.clock.setTimeout(() => {
+      this.#stableTimer = undefined;
+      if (this.#ctx !== ctx || ctx.signal.aborted || this.#phase !== 'running' || this.#failures === 0)
+        return;
+      this.#failures = 0;
+      this.#o.onChange();
+    }, this.#o.restart.stableAfterMs);
   }
 
   async #stopRole(reason: StopReason): Promise<void> {
     const ctx = this.#current();
     this.#endRun();
+    // A call that just timed out may still be running: give it its grace period first, so the
+    // clean-up stop never overlaps it.
+    await this.#linger;
     try {
       await this.#timed('stop', this.#o.timeouts.stopMs, () => this.role.stop(ctx, reason));
     } catch (error) {
@@ -350,8 +372,6 @@ export class RoleRunner {
 
   async #failed(error: Error): Promise<void> {
     const { clock, restart, random } = this.#o;
-    if (this.#startedAt !== 0 && clock.now() - this.#startedAt >= restart.stableAfterMs) this.#failures = 0;
-    this.#startedAt = 0;
     this.#failures++;
     this.#lastError = error.message;
     this.#endRun();

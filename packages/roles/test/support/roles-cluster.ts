@@ -38,6 +38,8 @@ export interface RolesClusterOptions {
   };
   readonly handoffTimeoutMs?: number;
   readonly priorities?: readonly number[];
+  /** Extra fields of each node's NodeRef (capabilities, tags, roles); none by default. */
+  readonly nodeRef?: (id: string) => Partial<Omit<NodeRef, 'id' | 'name'>>;
 }
 
 export interface RolesCluster {
@@ -86,6 +88,7 @@ export async function startRolesCluster(
   const skew = lease.maxClockSkewMs ?? 200;
 
   const refOf = (id: string): NodeRef => ({
+    ...options.nodeRef?.(id),
     id,
     name: id,
     priority: options.priorities?.[ids.indexOf(id)] ?? 0,
