@@ -16,6 +16,7 @@ import {
   encodeHandoff,
   type HandoffRecord,
   handoffKey,
+  isAbortablePhase,
   isActivePhase,
   type LeaseRecord,
   leaseKey,
@@ -174,7 +175,7 @@ export class HandoffCoordinator {
       const abortIfUnmoved = (reason: string): void => {
         const current = readHandoff(store, keyPrefix, record.role, logger, cache);
         if (current === undefined || current.record.id !== record.id) return;
-        if (current.record.phase !== 'intent' && current.record.phase !== 'prepared') return;
+        if (!isAbortablePhase(current.record.phase)) return;
         const { state: _dropped, ...rest } = current.record;
         casHandoff(store, keyPrefix, current.revision, { ...rest, phase: 'aborted', reason }).then(
           check,
@@ -186,7 +187,7 @@ export class HandoffCoordinator {
       const finish = (forced: boolean): void => {
         const current = readHandoff(store, keyPrefix, record.role, logger, cache);
         const phase = current?.record.id === record.id ? current.record.phase : undefined;
-        if (!forced && (phase === 'intent' || phase === 'prepared' || phase === 'moved')) return;
+        if (!forced && phase !== undefined && isActivePhase(phase)) return;
         cleanup();
         if (phase === 'completed' || phase === 'moved') {
           const token = store.view.get(leaseKey(keyPrefix, record.role))?.modRevision ?? 0;

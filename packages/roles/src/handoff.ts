@@ -22,6 +22,7 @@ import {
   encodeLease,
   type HandoffRecord,
   handoffKey,
+  isAbortablePhase,
   leaseKey,
 } from './records.js';
 import { type ClusterView, MAX_HANDOFF_STATE_BYTES, type NodeRef } from './role.js';
@@ -65,7 +66,16 @@ export interface HandoffParticipantOptions {
 interface LocalPart {
   readonly id: string;
   readonly side: 'from' | 'to';
-  step: 'preparing' | 'prepared' | 'accepting' | 'moving' | 'started' | 'completing' | 'aborting';
+  step:
+    | 'warming'
+    | 'ready'
+    | 'preparing'
+    | 'prepared'
+    | 'accepting'
+    | 'moving'
+    | 'started'
+    | 'completing'
+    | 'aborting';
 }
 
 /** A record together with the revision to compare against. */
@@ -181,7 +191,7 @@ export class HandoffParticipant {
 
   #abort(stored: StoredHandoff, reason: string): void {
     const { record } = stored;
-    if (record.phase !== 'intent' && record.phase !== 'prepared') return;
+    if (!isAbortablePhase(record.phase)) return;
     const { state: _dropped, ...rest } = record;
     this.#transition(stored, { ...rest, phase: 'aborted', reason });
   }
@@ -189,8 +199,7 @@ export class HandoffParticipant {
   #enforceDeadline(stored: StoredHandoff): void {
     const { record } = stored;
     const now = this.#o.store.view.now;
-    if ((record.phase === 'intent' || record.phase === 'prepared') && now > record.deadline)
-      this.#abort(stored, 'timeout');
+    if (isAbortablePhase(record.phase) && now > record.deadline) this.#abort(stored, 'timeout');
     // The lease has moved but the old holder never confirmed (it crashed): the new holder is
     // serving, so the handoff is complete whoever records it.
     if (record.phase === 'moved' && now > record.deadline + this.#o.timing.ttlMs)
@@ -202,13 +211,13 @@ export class HandoffParticipant {
     const { runner, election } = subject;
     if (record.fromSession !== this.#o.session) {
       // A previous run of this node began it; that run's role is gone.
-      if (record.phase === 'intent' || record.phase === 'prepared')
-        this.#abort(stored, 'the old holder restarted');
+      if (isAbortablePhase(record.phase)) this.#abort(stored, 'the old holder restarted');
       return;
     }
     const local = this.#local.get(record.role);
     switch (record.phase) {
-      case 'intent': {
+      case 'intent':
+      case 'ready': {
         if (local !== undefined) return;
         const held = election.held;
         if (
@@ -220,6 +229,8 @@ export class HandoffParticipant {
           this.#abort(stored, 'the holder is not running the role');
           return;
         }
+        // Keep serving until the target has warmed up; quiesce only once it is ready.
+        if (record.phase === 'intent') return;
         this.#local.set(record.role, { id: record.id, side: 'from', step: 'preparing' });
         this.#o.emit('handoff-started', this.#info(record));
         void this.#prepare(stored, subject);
@@ -291,7 +302,7 @@ export class HandoffParticipant {
           this.#o.logger,
           this.#cache,
         );
-        if (current?.record.id !== record.id || current.record.phase !== 'intent') break;
+        if (current?.record.id !== record.id || current.record.phase !== 'ready') break;
         if (attempt >= 3 || this.#o.clock.now() > record.deadline) {
           this.#abort(current, `recording prepared failed: ${(error as Error).message}`);
           break;
@@ -328,9 +339,21 @@ export class HandoffParticipant {
     const { record } = stored;
     const local = this.#local.get(record.role);
     switch (record.phase) {
-      case 'prepared': {
+      case 'intent': {
         if (local !== undefined) return;
         if (subject.runner.phase !== 'stopped') {
+          this.#abort(stored, `the target's role is ${subject.runner.phase}`);
+          return;
+        }
+        this.#local.set(record.role, { id: record.id, side: 'to', step: 'warming' });
+        void this.#warm(stored, subject);
+        return;
+      }
+      case 'prepared': {
+        // `ready` is what this node warmed for; nothing local means this run of the node did not
+        // warm (it restarted): accepting from cold is still correct, only slower.
+        if (local !== undefined && local.step !== 'ready') return;
+        if (local === undefined && subject.runner.phase !== 'stopped') {
           this.#abort(stored, `the target's role is ${subject.runner.phase}`);
           return;
         }
@@ -357,25 +380,60 @@ export class HandoffParticipant {
     }
   }
 
-  async #accept(stored: StoredHandoff, subject: HandoffSubject): Promise<void> {
+  /** Target, on `intent`: warm up while the holder still serves, then record `ready`. */
+  async #warm(stored: StoredHandoff, subject: HandoffSubject): Promise<void> {
     const { record } = stored;
-    const { store, clock, timing, keyPrefix } = this.#o;
     try {
-      await subject.runner.accept({ data: record.state ?? new Uint8Array() });
-      await this.#waitHealthy(stored, subject);
+      await subject.runner.warm();
     } catch (error) {
-      this.#abort(stored, `the target is not ready: ${(error as Error).message}`);
+      this.#abort(stored, `the target could not warm up: ${(error as Error).message}`);
       return;
     }
     const local = this.#local.get(record.role);
-    if (local?.id !== record.id) return;
-    local.step = 'moving';
+    if (local?.id !== record.id || local.step !== 'warming') return;
+    local.step = 'ready';
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await casHandoff(this.#o.store, this.#o.keyPrefix, stored.revision, { ...record, phase: 'ready' });
+        break;
+      } catch (error) {
+        const current = readHandoff(
+          this.#o.store,
+          this.#o.keyPrefix,
+          record.role,
+          this.#o.logger,
+          this.#cache,
+        );
+        if (current?.record.id !== record.id || current.record.phase !== 'intent') break;
+        if (attempt >= 3 || this.#o.clock.now() > record.deadline) {
+          this.#abort(current, `recording ready failed: ${(error as Error).message}`);
+          break;
+        }
+      }
+    }
+    this.#o.reconcile();
+  }
+
+  async #accept(stored: StoredHandoff, subject: HandoffSubject): Promise<void> {
+    const { record } = stored;
+    const { store, clock, timing, keyPrefix } = this.#o;
+    // The lease grant goes out now, alongside the state transfer, so the move needs one commit
+    // less inside the unavailability window. Its safe window counts from this send time.
+    const sentAt = clock.now();
+    const granting = store.log.propose(kv.leaseGrant(timing.ttlMs)).then(
+      (result) => (result.type === 'leaseGrant' ? result.id : undefined),
+      () => undefined,
+    );
     let leaseId: number | undefined;
+    let used = false;
     try {
-      const sentAt = clock.now();
-      const grant = await store.log.propose(kv.leaseGrant(timing.ttlMs));
-      if (grant.type !== 'leaseGrant') throw new Error('the store refused a lease grant');
-      leaseId = grant.id;
+      await subject.runner.accept({ data: record.state ?? new Uint8Array() });
+      await this.#waitHealthy(stored, subject);
+      const local = this.#local.get(record.role);
+      if (local?.id !== record.id) return;
+      local.step = 'moving';
+      leaseId = await granting;
+      if (leaseId === undefined) throw new Error('the store did not grant a lease');
       const lease = encodeLease({ holder: this.#o.nodeId, session: this.#o.session, handoffId: record.id });
       const { state: _dropped, ...rest } = record;
       const result = await casHandoff(
@@ -385,23 +443,31 @@ export class HandoffParticipant {
         { ...rest, phase: 'moved', toSession: this.#o.session },
         {
           compare: [kv.compare(leaseKey(keyPrefix, record.role), 'modRevision', '=', record.fromToken)],
-          success: [kv.op.put(leaseKey(keyPrefix, record.role), lease, { lease: grant.id })],
+          success: [kv.op.put(leaseKey(keyPrefix, record.role), lease, { lease: leaseId })],
         },
       );
       if (result?.succeeded === true) {
-        leaseId = undefined;
+        const granted = leaseId;
+        used = true;
         local.step = 'started';
-        subject.election.adopt(result.revision, grant.id, sentAt);
+        subject.election.adopt(result.revision, granted, sentAt);
         this.#o.emit('handoff-accepted', this.#info(record));
         // The manager starts the role with the new token (the runner is `warming`).
         this.#o.reconcile();
         return;
       }
     } catch (error) {
-      this.#o.logger.debug({ role: record.role, err: (error as Error).message }, 'moving the lease failed');
-      this.#abort(stored, `moving the lease failed: ${(error as Error).message}`);
+      this.#o.logger.debug(
+        { role: record.role, err: (error as Error).message },
+        'accepting the handoff failed',
+      );
+      this.#abort(stored, `the target is not ready: ${(error as Error).message}`);
     } finally {
-      if (leaseId !== undefined) void store.log.propose(kv.leaseRevoke(leaseId)).catch(() => {});
+      // A grant that was not used (failure, lost compare) is given back.
+      if (!used) {
+        const unused = leaseId ?? (await granting);
+        if (unused !== undefined) void store.log.propose(kv.leaseRevoke(unused)).catch(() => {});
+      }
     }
     // The move lost its compare: the record or the lease changed (most likely aborted). The
     // evaluation of the new record stands the target down.

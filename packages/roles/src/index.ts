@@ -69,6 +69,7 @@ export {
   type HandoffPhase,
   type HandoffRecord,
   handoffKey,
+  isAbortablePhase,
   isActivePhase,
   type LeaseRecord,
   leaseKey,

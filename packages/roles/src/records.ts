@@ -40,8 +40,12 @@ export interface LeaseRecord {
   readonly handoffId?: string;
 }
 
-/** A handoff's progress. `completed` and `aborted` are final. */
-export type HandoffPhase = 'intent' | 'prepared' | 'moved' | 'completed' | 'aborted';
+/**
+ * A handoff's progress: `intent` (written by the coordinator), `ready` (the target has warmed up),
+ * `prepared` (the holder has quiesced), `moved` (the lease is the target's), then `completed`;
+ * or `aborted` before `moved`. `completed` and `aborted` are final.
+ */
+export type HandoffPhase = 'intent' | 'ready' | 'prepared' | 'moved' | 'completed' | 'aborted';
 
 /** The handoff record. */
 export interface HandoffRecord {
@@ -69,12 +73,17 @@ export interface HandoffRecord {
   readonly reason?: string;
 }
 
-const PHASES: readonly HandoffPhase[] = ['intent', 'prepared', 'moved', 'completed', 'aborted'];
+const PHASES: readonly HandoffPhase[] = ['intent', 'ready', 'prepared', 'moved', 'completed', 'aborted'];
 const MAX_ID = 256;
+
+/** Whether a handoff in `phase` may still be aborted (the lease has not moved). */
+export function isAbortablePhase(phase: HandoffPhase): boolean {
+  return phase === 'intent' || phase === 'ready' || phase === 'prepared';
+}
 
 /** Whether a handoff in `phase` still needs work. */
 export function isActivePhase(phase: HandoffPhase): boolean {
-  return phase === 'intent' || phase === 'prepared' || phase === 'moved';
+  return phase === 'intent' || phase === 'ready' || phase === 'prepared' || phase === 'moved';
 }
 
 /** Names a decoded value for an error message without calling anything on it. */

@@ -201,6 +201,12 @@ export interface Role {
   /** A real check (ping the daemon). Called periodically while the role runs. */
   health(): Promise<HealthReport>;
   /**
+   * New holder, before the old one quiesces: do the slow part of warming up (spawn the daemon in
+   * standby, open files) while the old holder still serves, so it stays out of the unavailability
+   * window. Must not act as leader (`ctx.fencingToken` is undefined). Optional.
+   */
+  warmHandoff?(ctx: RoleContext): Promise<void>;
+  /**
    * Old holder, step 2 of a handoff: quiesce (stop taking new work, keep running work alive),
    * flush, and return what the target needs. From this call on the node does not act as leader.
    */

@@ -259,13 +259,27 @@ export class RoleRunner {
     });
   }
 
-  /** Handoff target: warm up from `state` (`acceptHandoff`), without a fencing token. */
-  accept(state: HandoffState): Promise<void> {
+  /** Handoff target, before the holder quiesces: `warmHandoff` (if the role has it), without a fencing token. */
+  warm(): Promise<void> {
     if (this.#phase !== 'stopped')
       return Promise.reject(new Error(`${this.role.name} is ${this.#phase}, not stopped`));
     this.#setPhase('warming');
     return this.#serial(async () => {
       const ctx = this.#newContext(undefined);
+      const warm = this.role.warmHandoff;
+      if (warm !== undefined)
+        await this.#timed('warmHandoff', this.#o.timeouts.handoffMs, () => warm.call(this.role, ctx));
+    });
+  }
+
+  /** Handoff target: warm up from `state` (`acceptHandoff`), without a fencing token. */
+  accept(state: HandoffState): Promise<void> {
+    if (this.#phase !== 'stopped' && this.#phase !== 'warming')
+      return Promise.reject(new Error(`${this.role.name} is ${this.#phase}, not stopped`));
+    const fresh = this.#phase === 'stopped';
+    this.#setPhase('warming');
+    return this.#serial(async () => {
+      const ctx = fresh || this.#ctx === undefined ? this.#newContext(undefined) : this.#ctx;
       const accept = this.role.acceptHandoff;
       if (accept !== undefined)
         await this.#timed('acceptHandoff', this.#o.timeouts.handoffMs, () =>

@@ -21,9 +21,9 @@ import { RoleConfigError } from './errors.js';
 export interface LeaseTiming {
   /** Lease time to live in ms. @defaultValue 5000 */
   readonly ttlMs: number;
-  /** How often the holder renews. @defaultValue ttlMs / 3 */
+  /** How often the holder renews. @defaultValue a third of the safe window (`safeWindowMs`) */
   readonly renewEveryMs: number;
-  /** Retry delay after a failed renewal or campaign. @defaultValue ttlMs / 20 */
+  /** Retry delay after a failed renewal or campaign; also the renewal tick. @defaultValue min(ttlMs / 20, safe window / 10) */
   readonly retryMs: number;
   /** The largest clock difference between two members (see the module doc). @defaultValue 500 */
   readonly maxClockSkewMs: number;
@@ -40,12 +40,17 @@ export interface LeaseTiming {
 /** Fills defaults and checks that the timing can work. Throws {@link RoleConfigError}. */
 export function resolveLeaseTiming(options: Partial<LeaseTiming> = {}): LeaseTiming {
   const ttlMs = options.ttlMs ?? 5000;
+  const maxClockSkewMs = options.maxClockSkewMs ?? 500;
+  const safetyMarginMs = options.safetyMarginMs ?? 250;
+  // Renewal is paced by the safe window, not the TTL: three tries fit in it by default.
+  const window = ttlMs - 2 * maxClockSkewMs - safetyMarginMs;
+  const renewEveryMs = options.renewEveryMs ?? Math.max(1, Math.floor(window / 3));
   const timing: LeaseTiming = {
     ttlMs,
-    renewEveryMs: options.renewEveryMs ?? Math.floor(ttlMs / 3),
-    retryMs: options.retryMs ?? Math.max(10, Math.floor(ttlMs / 20)),
-    maxClockSkewMs: options.maxClockSkewMs ?? 500,
-    safetyMarginMs: options.safetyMarginMs ?? 250,
+    renewEveryMs,
+    retryMs: options.retryMs ?? Math.max(10, Math.floor(Math.min(ttlMs / 20, window / 10))),
+    maxClockSkewMs,
+    safetyMarginMs,
     candidacyStaggerMs: options.candidacyStaggerMs ?? Math.floor(ttlMs / 10),
   };
   for (const [name, value] of Object.entries(timing)) {
@@ -56,10 +61,11 @@ export function resolveLeaseTiming(options: Partial<LeaseTiming> = {}): LeaseTim
     )
       throw new RoleConfigError(`lease.${name} must be a positive number of ms, got ${value}`);
   }
-  const window = safeWindowMs(timing);
-  if (window <= timing.renewEveryMs)
+  // A renewal goes out up to one retry tick late and may need a retry: the window must hold both.
+  const needed = timing.renewEveryMs + 2 * timing.retryMs;
+  if (window < needed)
     throw new RoleConfigError(
-      `lease.ttlMs (${ttlMs}) leaves a safe window of ${window} ms after skew and margin, which must exceed renewEveryMs (${timing.renewEveryMs})`,
+      `lease.ttlMs (${ttlMs}) leaves a safe window of ${window} ms after clock skew and margin; it must be at least renewEveryMs + 2 × retryMs (${needed} ms)`,
     );
   return timing;
 }

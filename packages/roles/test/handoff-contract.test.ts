@@ -174,9 +174,21 @@ async function keepsActing(c: RolesCluster, holder: RolesNode, token: number, ms
 // ---------------------------------------------------------------------------------------------
 // A successful transfer
 
-test('a transfer: source prepare → complete → stop(handed-off); target accept → health → start', async () => {
+test('a transfer: target warm → source prepare → target accept → health → start; source complete → stop', async () => {
   await seeds(8, async (seed) => {
-    const c = await cluster(seed);
+    // Whether some node had warmed up (only the target does) when the source began to quiesce.
+    let warmedBeforeQuiesce: boolean | undefined;
+    let nodes: RolesCluster | undefined;
+    const c = await cluster(seed, {
+      role: {
+        hook: (call, moment) => {
+          if (call === 'prepareHandoff' && moment === 'enter' && nodes !== undefined)
+            warmedBeforeQuiesce = [...nodes.nodes.values()].some((n) => n.role.warmed);
+          return undefined;
+        },
+      },
+    });
+    nodes = c;
     const { from, to, other, token } = await elected(c);
     from.role.served = 1000 + seed;
     const fromMark = from.role.calls.length;
@@ -213,11 +225,15 @@ test('a transfer: source prepare → complete → stop(handed-off); target accep
     const firstStart = targetCalls.findIndex((call) => call.call === 'start');
     assert.ok(firstStart > 0, 'the target started');
     const warmup = targetCalls.slice(0, firstStart + 1);
-    assert.is(warmup[0]?.call, 'acceptHandoff');
-    assert.is(warmup[0]?.token, undefined, 'acceptHandoff runs without a fencing token');
-    const between = warmup.slice(1, -1).map((call) => call.call);
+    assert.is(warmup[0]?.call, 'warmHandoff');
+    assert.is(warmup[0]?.token, undefined, 'warmHandoff runs without a fencing token');
+    assert.is(warmup[1]?.call, 'acceptHandoff');
+    assert.is(warmup[1]?.token, undefined, 'acceptHandoff runs without a fencing token');
+    const between = warmup.slice(2, -1).map((call) => call.call);
     assert.ok(between.length >= 1 && between.every((call) => call === 'health'), `between: ${between}`);
-    assert.equal(names(lifecycle(to, toMark)), ['acceptHandoff:ok', 'start:ok']);
+    assert.equal(names(lifecycle(to, toMark)), ['warmHandoff:ok', 'acceptHandoff:ok', 'start:ok']);
+    // The target warms up while the source still serves: the source quiesces only afterwards.
+    assert.is(warmedBeforeQuiesce, true, 'the target had warmed up before the source quiesced');
     const newToken = targetCalls[firstStart]?.token;
     assert.ok(newToken !== undefined && newToken > token, `new token ${newToken} after ${token}`);
     assert.is(to.role.served, 1000 + seed, 'the handoff state reached the target');
@@ -299,7 +315,11 @@ test("the target's acceptHandoff throws: aborted, the source resumes with its ol
 
     assert.equal(names(lifecycle(from, fromMark)), ['prepareHandoff:ok', 'abortHandoff:ok']);
     assert.is(from.role.count('start'), startsBefore, 'the source resumed without a restart');
-    assert.equal(names(lifecycle(to, toMark)), ['acceptHandoff:error', 'stop(handoff-aborted):ok']);
+    assert.equal(names(lifecycle(to, toMark)), [
+      'warmHandoff:ok',
+      'acceptHandoff:error',
+      'stop(handoff-aborted):ok',
+    ]);
     assert.equal(c.acting(), [from.id], 'exactly one holder: the old one');
     assert.equal(eventsOf(seen, from.id), ['handoff-started', 'handoff-prepared', 'handoff-aborted']);
     assert.equal(eventsOf(seen, to.id), ['handoff-aborted']);
@@ -321,7 +341,7 @@ test("the target's acceptHandoff throws: aborted, the source resumes with its ol
   });
 });
 
-test("the source's prepareHandoff throws: aborted before the target is involved", async () => {
+test("the source's prepareHandoff throws: aborted; the target, which had only warmed up, stands down", async () => {
   await seeds(8, async (seed) => {
     const c = await cluster(seed, {
       role: { failOn: (call, attempt) => call === 'prepareHandoff' && attempt === 1 },
@@ -341,9 +361,10 @@ test("the source's prepareHandoff throws: aborted before the target is involved"
     await c.run(500);
     assert.equal(c.violations, []);
     assert.equal(names(lifecycle(from, fromMark)), ['prepareHandoff:error', 'abortHandoff:ok']);
-    assert.equal(to.role.calls.slice(toMark), [], 'the target never got a call');
+    assert.equal(names(lifecycle(to, toMark)), ['warmHandoff:ok', 'stop(handoff-aborted):ok']);
+    assert.is(to.role.count('acceptHandoff'), 0, 'no state reached the target');
     assert.equal(eventsOf(seen, from.id), ['handoff-started', 'handoff-aborted']);
-    assert.equal(eventsOf(seen, to.id), []);
+    assert.equal(eventsOf(seen, to.id), ['handoff-aborted']);
     await keepsActing(c, from, token, 2 * ttl);
   });
 });
@@ -379,12 +400,17 @@ test('a target that never reports healthy: the handoff times out and aborts', as
     assert.equal(c.violations, []);
     assert.equal(names(lifecycle(from, fromMark)), ['prepareHandoff:ok', 'abortHandoff:ok']);
     const targetCalls = to.role.calls.slice(toMark);
-    assert.is(targetCalls[0]?.call, 'acceptHandoff');
+    assert.is(targetCalls[0]?.call, 'warmHandoff');
+    assert.is(targetCalls[1]?.call, 'acceptHandoff');
     assert.ok(
       targetCalls.some((call) => call.call === 'health'),
       'the target was asked for its health',
     );
-    assert.equal(names(lifecycle(to, toMark)), ['acceptHandoff:ok', 'stop(handoff-aborted):ok']);
+    assert.equal(names(lifecycle(to, toMark)), [
+      'warmHandoff:ok',
+      'acceptHandoff:ok',
+      'stop(handoff-aborted):ok',
+    ]);
     assert.is(to.role.count('start'), 0, 'the unhealthy target never started');
     await keepsActing(c, from, token, 2 * ttl);
   });

@@ -54,6 +54,14 @@ const POINTS: readonly CrashPoint[] = [
   },
   { name: 'holder once completed is recorded', who: ['holder'], when: { record: 'completed' } },
   { name: 'target once intent is recorded', who: ['target'], when: { record: 'intent' } },
+  { name: 'target inside warmHandoff', who: ['target'], when: { call: 'warmHandoff', moment: 'enter' } },
+  {
+    name: 'target after warmHandoff, before recording ready',
+    who: ['target'],
+    when: { call: 'warmHandoff', moment: 'exit' },
+  },
+  { name: 'target once ready is recorded', who: ['target'], when: { record: 'ready' } },
+  { name: 'holder once ready is recorded', who: ['holder'], when: { record: 'ready' } },
   { name: 'target inside acceptHandoff', who: ['target'], when: { call: 'acceptHandoff', moment: 'enter' } },
   { name: 'target after acceptHandoff', who: ['target'], when: { call: 'acceptHandoff', moment: 'exit' } },
   {
@@ -76,6 +84,12 @@ const POINTS: readonly CrashPoint[] = [
 
 /** Partitions during a handoff: the nodes named are cut off together (from the rest) at that step. */
 const PARTITIONS: readonly CrashPoint[] = [
+  {
+    name: 'holder cut off once ready is recorded',
+    who: ['holder'],
+    when: { record: 'ready' },
+    fault: 'partition',
+  },
   {
     name: 'holder cut off once intent is recorded',
     who: ['holder'],

@@ -832,10 +832,10 @@ test('configuration errors throw RoleConfigError', () => {
 test('a valid configuration builds, and a just-large-enough safe window is accepted', () => {
   const manager = build({
     roles: [role('slurmd', { dependsOn: ['munge'] }), role('munge')],
-    // 3000 - 1000 - 250 = 1750 > 1749.
-    lease: { ttlMs: 3000, renewEveryMs: 1749 },
+    // Safe window 3000 - 1000 - 250 = 1750 = renewEveryMs + 2 × retryMs (1450 + 2 × 150).
+    lease: { ttlMs: 3000, renewEveryMs: 1450, retryMs: 150 },
   });
-  assert.is(manager.leaseTiming.renewEveryMs, 1749);
+  assert.is(manager.leaseTiming.renewEveryMs, 1450);
   assert.equal(
     manager.statuses().map((s) => [s.role, s.phase]),
     [

@@ -468,10 +468,10 @@ test('rankCandidates: eligible nodes only, priority descending, then id ascendin
 // ---------------------------------------------------------------------------------------------
 // Lease timing
 
-test('resolveLeaseTiming: defaults derive from ttlMs', () => {
+test('resolveLeaseTiming: defaults derive from ttlMs and the safe window', () => {
   assert.equal(resolveLeaseTiming(), {
     ttlMs: 5000,
-    renewEveryMs: 1666,
+    renewEveryMs: 1250,
     retryMs: 250,
     maxClockSkewMs: 500,
     safetyMarginMs: 250,
@@ -479,7 +479,7 @@ test('resolveLeaseTiming: defaults derive from ttlMs', () => {
   });
   assert.equal(resolveLeaseTiming({ ttlMs: 3000, maxClockSkewMs: 200, safetyMarginMs: 100 }), {
     ttlMs: 3000,
-    renewEveryMs: 1000,
+    renewEveryMs: 833,
     retryMs: 150,
     maxClockSkewMs: 200,
     safetyMarginMs: 100,
@@ -525,11 +525,14 @@ test('resolveLeaseTiming: impossible timing throws RoleConfigError', () => {
   rejects({ maxClockSkewMs: -1 }, /maxClockSkewMs/);
   rejects({ safetyMarginMs: -1 }, /safetyMarginMs/);
   rejects({ candidacyStaggerMs: -1 }, /candidacyStaggerMs/);
-  // The safe window (ttl − 2 × skew − margin) must exceed the renewal period.
+  // The safe window (ttl − 2 × skew − margin) must hold a renewal period and two retry ticks.
   rejects({ ttlMs: 1000 }, /safe window/);
   rejects({ ttlMs: 3000, renewEveryMs: 1750 }, /safe window of 1750 ms/);
-  assert.is(resolveLeaseTiming({ ttlMs: 3000, renewEveryMs: 1749 }).renewEveryMs, 1749);
-  rejects({ ttlMs: 2000, maxClockSkewMs: 800 }, /safe window/);
+  rejects({ ttlMs: 3000, renewEveryMs: 1451, retryMs: 150 }, /at least renewEveryMs \+ 2 × retryMs \(1751 ms\)/);
+  assert.is(resolveLeaseTiming({ ttlMs: 3000, renewEveryMs: 1450, retryMs: 150 }).renewEveryMs, 1450);
+  // Tight but workable: the renewal period shrinks to fit the window.
+  assert.is(resolveLeaseTiming({ ttlMs: 2000, maxClockSkewMs: 800 }).renewEveryMs, 50);
+  rejects({ ttlMs: 2000, maxClockSkewMs: 900 }, /safe window/);
 });
 
 test.run();

@@ -22,9 +22,11 @@
  *   after a handoff the target already has a warm child (see `acceptHandoff`) and `start` only
  *   activates it with the new token (one local HTTP call), which keeps the unavailability window
  *   of a planned handoff short.
- * - `acceptHandoff`: the role is stateless, but it spawns the child in a not-yet-serving `warm`
- *   mode (`GET /` answers 503, `GET /health` answers 200), so the process start-up cost is paid
- *   before the lease moves. The manager polls `health()` until the warm child answers.
+ * - `warmHandoff`: spawns the child in a not-yet-serving `warm` mode (`GET /` answers 503,
+ *   `GET /health` answers 200) while the old holder still serves, so the process start-up cost
+ *   is paid outside the unavailability window. `acceptHandoff` (the role is stateless) only
+ *   checks the warm child is there, spawning it if this node restarted since; the manager then
+ *   polls `health()` until the warm child answers.
  * - `prepareHandoff`: `POST /quiesce` (from then on `GET /` answers 503); returns `{served}`.
  * - `abortHandoff`: `POST /resume`. `completeHandoff`: kills the old child.
  * - `stop`: kills the child by PID and waits for it to exit. `health`: `GET /health`.
@@ -463,11 +465,21 @@ class JobServerRole implements Role {
       'acceptHandoff',
       ctx,
       async () => {
+        // Normally warmHandoff already started the warm child; a target that restarted since
+        // accepts from cold.
+        if (this.#child?.alive === true && this.#child.mode === 'warm') return;
         await this.#killChild();
         await this.#spawn('warm', undefined, ctx.signal);
       },
       { served },
     );
+  }
+
+  async warmHandoff(ctx: RoleContext): Promise<void> {
+    await this.#traced('warmHandoff', ctx, async () => {
+      await this.#killChild();
+      await this.#spawn('warm', undefined, ctx.signal);
+    });
   }
 
   async completeHandoff(ctx: RoleContext): Promise<void> {

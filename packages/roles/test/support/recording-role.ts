@@ -17,6 +17,7 @@ export type RoleCall =
   | 'start'
   | 'stop'
   | 'health'
+  | 'warmHandoff'
   | 'prepareHandoff'
   | 'acceptHandoff'
   | 'completeHandoff'
@@ -60,6 +61,8 @@ export class RecordingRole implements Role {
   served = 0;
   running = false;
   quiesced = false;
+  /** Set by warmHandoff (a target warms up before the holder quiesces). */
+  warmed = false;
   #inFlight: RoleCall | undefined;
   #attempts = new Map<RoleCall, number>();
   #since: number | null = null;
@@ -156,6 +159,12 @@ export class RecordingRole implements Role {
       },
       { to: to.id },
     );
+  }
+
+  warmHandoff(ctx: RoleContext): Promise<void> {
+    return this.#run('warmHandoff', ctx, () => {
+      this.warmed = true;
+    });
   }
 
   acceptHandoff(ctx: RoleContext, state: HandoffState): Promise<void> {
