@@ -19,9 +19,9 @@ export { createDashboard, type Dashboard, type DashboardOptions } from './router
 export * from './schemas.js';
 export { readSection, type Section, UNAVAILABLE } from './sections.js';
 export {
-  DEFAULT_DASHBOARD_PORT,
   type DashboardServer,
-  serveDashboard,
+  DEFAULT_DASHBOARD_PORT,
   type ServeDashboardOptions,
+  serveDashboard,
 } from './serve.js';
 export type * from './sources.js';

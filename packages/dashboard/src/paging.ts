@@ -24,7 +24,8 @@ export const PAGE_LIMITS = { default: 100, max: 1000 } as const;
 /** Parses `limit` (1..1000, default 100). */
 export function parseLimit(raw: string | undefined): number {
   if (raw === undefined || raw === '') return PAGE_LIMITS.default;
-  if (!/^\d{1,7}$/.test(raw)) throw new ParameterError('limit', `limit must be an integer from 1 to ${PAGE_LIMITS.max}`);
+  if (!/^\d{1,7}$/.test(raw))
+    throw new ParameterError('limit', `limit must be an integer from 1 to ${PAGE_LIMITS.max}`);
   const limit = Number(raw);
   if (limit < 1 || limit > PAGE_LIMITS.max)
     throw new ParameterError('limit', `limit must be an integer from 1 to ${PAGE_LIMITS.max}`);
@@ -34,7 +35,8 @@ export function parseLimit(raw: string | undefined): number {
 /** Parses `cursor` (absent: the first page). */
 export function parseCursor(raw: string | undefined): number {
   if (raw === undefined || raw === '') return 0;
-  if (raw.length > 32 || !/^[A-Za-z0-9_-]+$/.test(raw)) throw new ParameterError('cursor', 'cursor is not one this server issued');
+  if (raw.length > 32 || !/^[A-Za-z0-9_-]+$/.test(raw))
+    throw new ParameterError('cursor', 'cursor is not one this server issued');
   const text = Buffer.from(raw, 'base64url').toString('utf8');
   const match = /^o:(\d{1,9})$/.exec(text);
   if (match === null) throw new ParameterError('cursor', 'cursor is not one this server issued');

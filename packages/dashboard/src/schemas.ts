@@ -140,9 +140,7 @@ export const NodeInfo = z
   .meta({ id: 'NodeInfo' });
 
 /** `GET /api/v1/nodes`. */
-export const NodesResponse = z
-  .object({ nodes: section(z.array(NodeInfo)) })
-  .meta({ id: 'NodesResponse' });
+export const NodesResponse = z.object({ nodes: section(z.array(NodeInfo)) }).meta({ id: 'NodesResponse' });
 
 /** The holder of one singleton role (or `raft`). */
 export const LeaderInfo = z
@@ -165,7 +163,13 @@ export const LeadersResponse = z
 /** `GET /api/v1/services`. */
 export const ServicesResponse = z
   .object({
-    tailscale: section(z.object({ connected: z.boolean(), ip: z.string().nullable(), peer_count: z.number().int().nonnegative() })),
+    tailscale: section(
+      z.object({
+        connected: z.boolean(),
+        ip: z.string().nullable(),
+        peer_count: z.number().int().nonnegative(),
+      }),
+    ),
     slurm: section(
       z.object({
         controller: z.string().nullable(),
@@ -283,7 +287,10 @@ export const HandoffRequest = z.object({ to: z.string().min(1).max(256) }).meta(
 
 /** Result of an accepted action. */
 export const ActionResponse = z
-  .object({ ok: z.literal(true), detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])) })
+  .object({
+    ok: z.literal(true),
+    detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+  })
   .meta({ id: 'ActionResponse' });
 
 /** `GET /healthz` and `GET /readyz`. */

@@ -6,7 +6,10 @@
 import { redact } from './redact.js';
 
 /** A section's value or why it is missing. */
-export type Section<T> = T | { readonly state: 'unavailable' } | { readonly state: 'error'; readonly message: string };
+export type Section<T> =
+  | T
+  | { readonly state: 'unavailable' }
+  | { readonly state: 'error'; readonly message: string };
 
 /** The `unavailable` marker. */
 export const UNAVAILABLE = Object.freeze({ state: 'unavailable' as const });

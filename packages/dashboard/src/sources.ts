@@ -9,8 +9,8 @@ import type { Registry } from 'prom-client';
 import type {
   ClusterEvent,
   K3sPod,
-  LeadershipInfo,
   LeaderInfo,
+  LeadershipInfo,
   MergeInfo,
   NetworkInfo,
   NodeIdentity,
@@ -62,7 +62,9 @@ export interface ServicesSource {
   /** Services on this node, for `status.services` (`slurmctld`, `k3s`, `ttyd`, ...). */
   local(): MaybePromise<Readonly<Record<string, ServiceInfo>>>;
   /** Cluster-level service views; each part optional. */
-  cluster?(): MaybePromise<Partial<{ [K in keyof ServicesResponse]: Exclude<ServicesResponse[K], { state: string }> }>>;
+  cluster?(): MaybePromise<
+    Partial<{ [K in keyof ServicesResponse]: Exclude<ServicesResponse[K], { state: string }> }>
+  >;
 }
 
 /** Machine resources. */
