@@ -10,6 +10,7 @@
  * @packageDocumentation
  */
 export { type AuthResult, checkBearer } from './auth.js';
+export { DashboardConfigError, isDashboardConfigError, MIN_TOKEN_LENGTH } from './errors.js';
 export { EventHub, type EventHubOptions } from './event-hub.js';
 export { DashboardMetrics } from './metrics.js';
 export { buildOpenApi } from './openapi.js';

@@ -94,7 +94,9 @@ export class DashboardMetrics {
         registers,
         async collect() {
           const raft = await read();
-          if (raft !== undefined) this.set(raft.term);
+          // Unreadable Raft reads NaN ("unknown"), never a stale or made-up value.
+          if (raft === undefined) this.set(Number.NaN);
+          else this.set(raft.term);
         },
       });
       new Gauge({
@@ -103,7 +105,9 @@ export class DashboardMetrics {
         registers,
         async collect() {
           const raft = await read();
-          if (raft !== undefined) this.set(raft.is_leader ? 1 : 0);
+          // Unreadable Raft reads NaN ("unknown"), never a stale or made-up value.
+          if (raft === undefined) this.set(Number.NaN);
+          else this.set(raft.is_leader ? 1 : 0);
         },
       });
       new Gauge({
@@ -112,7 +116,9 @@ export class DashboardMetrics {
         registers,
         async collect() {
           const raft = await read();
-          if (raft !== undefined) this.set(raft.raft_leader !== null ? 1 : 0);
+          // Unreadable Raft reads NaN ("unknown"), never a stale or made-up value.
+          if (raft === undefined) this.set(Number.NaN);
+          else this.set(raft.raft_leader !== null ? 1 : 0);
         },
       });
     }

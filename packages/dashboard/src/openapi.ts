@@ -18,24 +18,19 @@ function json(description: string, schema: z.ZodType): Json {
 const errors = (...codes: number[]): Json =>
   Object.fromEntries(codes.map((code) => [String(code), json(`error (${code})`, S.ErrorResponse)]));
 
+/** The component ids this package defines (every exported schema with a `meta` id). */
+const OWN_IDS = new Set(
+  Object.values(S)
+    .map((value) =>
+      value instanceof z.ZodType
+        ? (z.globalRegistry.get(value) as { id?: string } | undefined)?.id
+        : undefined,
+    )
+    .filter((id): id is string => id !== undefined),
+);
+
 /** Builds the document (cheap; done once per dashboard). */
 export function buildOpenApi(): Json {
-  const registry = z.registry<{ id: string }>();
-  const named: z.ZodType[] = [
-    S.StatusResponse,
-    S.NodesResponse,
-    S.LeadersResponse,
-    S.ServicesResponse,
-    S.ClusterResponse,
-    S.JobsResponse,
-    S.ClusterEvent,
-    S.ErrorResponse,
-    S.HandoffRequest,
-    S.ActionResponse,
-    S.HealthResponse,
-  ];
-  for (const schema of named)
-    registry.add(schema, { id: (z.globalRegistry.get(schema) as { id: string }).id });
   const components = z.toJSONSchema(z.globalRegistry, {
     target: 'draft-2020-12',
     uri: (id) => `#/components/schemas/${id}`,
@@ -43,9 +38,11 @@ export function buildOpenApi(): Json {
   // zod gives each component `$id: '#/components/schemas/X'`; JSON Schema 2020-12 forbids a
   // fragment in `$id`, and the `$ref`s already point at the components, so it is dropped.
   const schemas = Object.fromEntries(
-    Object.entries((components as { schemas?: Record<string, Json> }).schemas ?? {}).map(
-      ([id, { $id: _id, ...schema }]) => [id, schema],
-    ),
+    Object.entries((components as { schemas?: Record<string, Json> }).schemas ?? {})
+      // Only this package's schemas: an application's own `.meta({ id })` schemas share zod's
+      // global registry but are not part of this API.
+      .filter(([id]) => OWN_IDS.has(id))
+      .map(([id, { $id: _id, ...schema }]) => [id, schema]),
   );
   const get = (summary: string, schema: z.ZodType, extra: Json = {}, responses: Json = {}): Json => ({
     get: { summary, responses: { '200': json(summary, schema), ...errors(404), ...responses }, ...extra },

@@ -5,8 +5,10 @@
 
 import type { Context } from 'hono';
 import { Hono } from 'hono';
+import { routePath } from 'hono/route';
 import { streamSSE } from 'hono/streaming';
 import { checkBearer } from './auth.js';
+import { DashboardConfigError, MIN_TOKEN_LENGTH } from './errors.js';
 import { EventHub } from './event-hub.js';
 import { DashboardMetrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
@@ -19,7 +21,10 @@ import type { DashboardSources } from './sources.js';
 
 /** Options of {@link createDashboard}. */
 export interface DashboardOptions {
-  /** Bearer token that enables the actions (handoff, merge approval, leave). Without it they answer 403. */
+  /**
+   * Bearer token (at least 16 characters) that enables the actions (handoff, merge approval,
+   * leave). Without it they answer 403. A shorter one throws {@link DashboardConfigError}.
+   */
   readonly token?: string;
   /** Secrets that must never appear in a response (cluster key, munge key, k3s token): redacted from provider errors. */
   readonly secrets?: readonly string[];
@@ -80,6 +85,8 @@ const ROUTES: ReadonlyArray<readonly [RegExp, string]> = [
  * ```
  */
 export function createDashboard(sources: DashboardSources, options: DashboardOptions = {}): Dashboard {
+  if (options.token !== undefined && options.token.length < MIN_TOKEN_LENGTH)
+    throw new DashboardConfigError(`the dashboard token must be at least ${MIN_TOKEN_LENGTH} characters`);
   const timeoutMs = options.sectionTimeoutMs ?? 2000;
   const secrets = [...(options.secrets ?? []), ...(options.token !== undefined ? [options.token] : [])];
   const keepAliveMs = options.sseKeepAliveMs ?? 15_000;
@@ -94,7 +101,7 @@ export function createDashboard(sources: DashboardSources, options: DashboardOpt
   app.use('*', async (c, next) => {
     const started = performance.now();
     await next();
-    metrics.observe(c.req.method, c.req.routePath, c.res.status, (performance.now() - started) / 1000);
+    metrics.observe(c.req.method, routePath(c), c.res.status, (performance.now() - started) / 1000);
   });
 
   app.get('/api/v1/status', async (c) => {
@@ -234,7 +241,7 @@ export function createDashboard(sources: DashboardSources, options: DashboardOpt
     const header = c.req.header('last-event-id') ?? c.req.query('last_event_id');
     let lastId: number | undefined;
     if (header !== undefined && header !== '') {
-      lastId = Number(header);
+      lastId = /^\d{1,15}$/.test(header) ? Number(header) : Number.NaN;
       if (!Number.isSafeInteger(lastId) || lastId < 0)
         return c.json(
           errorBody('bad_request', 'Last-Event-ID must be a non-negative integer', 'Last-Event-ID'),

@@ -238,10 +238,10 @@ export const K3sPod = z
   .object({ name: z.string(), namespace: z.string(), phase: z.string() })
   .meta({ id: 'K3sPod' });
 
-/** One page of a list. */
-function page<T extends z.ZodType>(item: T, key: string) {
+/** One page of a list, its items under `key`. */
+function page<K extends string, T extends z.ZodType>(item: T, key: K) {
   return z.object({
-    [key]: z.array(item),
+    ...({ [key]: z.array(item) } as { [P in K]: z.ZodArray<T> }),
     total: z.number().int().nonnegative(),
     next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
   });

@@ -27,7 +27,7 @@ import {
 /** Bound on any one wait in the browser (a render, a request, a navigation). */
 const WAIT_MS = 5_000;
 /** The operator's token on the test dashboard. */
-const TOKEN = 'secret-token';
+const TOKEN = 'secret-token-of-the-test';
 /** The page's periodic refresh interval (REFRESH_MS in src/page/js.ts). */
 const REFRESH_MS = 5_000;
 

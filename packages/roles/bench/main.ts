@@ -221,14 +221,20 @@ async function measureHandoff(cluster: ProcessCluster, holder: Holder): Promise<
   const startEnd = firstEvent(target, roleCall('start', 'end'), sentWall);
   const completed = firstEvent(old, (e) => e.event === 'handoff-completed', sentWall);
   const steps: Steps = {
-    'transfer sent → intent applied on the old holder (handoff-started)': since(started, sentWall),
+    'transfer sent → target warmed up, old holder begins to quiesce (handoff-started)': since(
+      started,
+      sentWall,
+    ),
     'prepareHandoff (POST /quiesce)': since(prepEnd, prepBegin),
     'last old answer (client) → quiesced': since(prepEnd, seen.lastOldAnswer?.receivedWall),
     'quiesced → prepared record committed (handoff-prepared)': since(prepared, prepEnd),
     'prepared → target begins acceptHandoff': since(acceptBegin, prepared),
-    'acceptHandoff: spawn → child listening': since(listening, spawned),
+    'warmHandoff (before the window): spawn → child listening': since(listening, spawned),
     'acceptHandoff: whole call': since(acceptEnd, acceptBegin),
-    'acceptHandoff end → lease moved (health poll, lease grant, move txn)': since(accepted, acceptEnd),
+    'acceptHandoff end → lease moved (health poll, move txn; the grant was sent with the state)': since(
+      accepted,
+      acceptEnd,
+    ),
     'lease moved → start begins': since(startBegin, accepted),
     'start (POST /activate)': since(startEnd, startBegin),
     'start end → first new answer (client)': since(seen.firstNewAnswer?.receivedWall, startEnd),
@@ -373,7 +379,9 @@ function stepTable(title: string, runs: readonly Steps[]): string[] {
 function windowShares(runs: readonly Steps[], gapMedian: number): string[] {
   const median = (name: string): number => spread(runs.map((steps) => steps[name] ?? Number.NaN)).median;
   const warm = median('acceptHandoff: whole call');
-  const move = median('acceptHandoff end → lease moved (health poll, lease grant, move txn)');
+  const move = median(
+    'acceptHandoff end → lease moved (health poll, move txn; the grant was sent with the state)',
+  );
   const prepared = median('quiesced → prepared record committed (handoff-prepared)');
   const activate =
     median('lease moved → start begins') +
@@ -384,13 +392,12 @@ function windowShares(runs: readonly Steps[], gapMedian: number): string[] {
   const share = (value: number): string => `${ms(value)} (${((100 * value) / gapMedian).toFixed(0)} %)`;
   return [
     `Of the median gap of ${ms(gapMedian)} (medians of the steps, so the parts add up only roughly):`,
-    `the target's warm-up \`acceptHandoff\` (starting the child's Node process, then one health call) ${share(warm)};`,
-    `moving the lease (the manager's health poll, then a lease grant and the move transaction, two Raft`,
-    `commits one after the other) ${share(move)}; recording \`prepared\` ${share(prepared)}; activating the`,
+    `the target's \`acceptHandoff\` (applying the state to its warm child) ${share(warm)};`,
+    `moving the lease (the manager's health poll, then the move transaction; the lease grant went out`,
+    `with the state) ${share(move)}; recording \`prepared\` ${share(prepared)}; activating the`,
     `warm child and its first answer ${share(activate)}; the rest (the client's poll interval, notifications`,
-    `between processes) ${ms(rest)}. The warm-up lies inside the window because the target hears of the`,
-    `handoff only when the old holder has already quiesced and recorded \`prepared\``,
-    `(\`packages/roles/src/handoff.ts\`: the target acts on \`prepared\`, the old holder quiesces on \`intent\`).`,
+    `between processes) ${ms(rest)}. Starting the child's Node process happens in \`warmHandoff\`, before`,
+    `the old holder quiesces (record phase \`ready\`), so it is not in the window.`,
   ];
 }
 
@@ -451,7 +458,7 @@ function renderReport(input: {
     `| Raft heartbeat, election timeout | ${HEARTBEAT_MS} ms, ${ELECTION_TIMEOUT_MS} ms |`,
     `| leader tick (\`kv.tick\`, drives lease expiry) | every ${TICK_MS} ms |`,
     '| storage | `FileStorage` on `NodeDisk` (fsync on) |',
-    '| role | `job-server`: a child `node -e` HTTP server per holder; `acceptHandoff` spawns it warm (503), `start` activates it |',
+    '| role | `job-server`: a child `node -e` HTTP server per holder; `warmHandoff` spawns it warm (503) before the old holder quiesces, `start` activates it |',
     `| client | one GET in flight per job port, all three ports, ${POLL_PAUSE_MS} ms pause between requests (keep-alive) |`,
     '',
     '## Method',
