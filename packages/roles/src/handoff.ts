@@ -279,22 +279,25 @@ export class HandoffParticipant {
     const local = this.#local.get(record.role);
     if (local?.id !== record.id) return;
     local.step = 'prepared';
-    // A lost or timed-out proposal is retried (a retry after a write that did land fails its
-    // compare harmlessly); if it cannot be recorded, abort now rather than wait for the deadline.
+    const result = await this.#advance(stored, { ...record, phase: 'prepared', state: data });
+    if (result?.succeeded === true) this.#o.emit('handoff-prepared', this.#info(record));
+    this.#o.reconcile();
+  }
+
+  /**
+   * Records this node's own step (`ready`, `prepared`) against the revision it acted on. A lost or
+   * timed-out proposal is retried (a retry after a write that did land fails its compare
+   * harmlessly); if the step cannot be recorded, the handoff is aborted now rather than left to
+   * its deadline. Resolves the transaction result, or `undefined` if it gave up.
+   */
+  async #advance(stored: StoredHandoff, next: HandoffRecord): Promise<KvTxnResult | undefined> {
+    const { record } = stored;
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await casHandoff(this.#o.store, this.#o.keyPrefix, stored.revision, {
-          ...record,
-          phase: 'prepared',
-          state: data,
-        });
-        if (result?.succeeded === true) this.#o.emit('handoff-prepared', this.#info(record));
-        break;
+        return await casHandoff(this.#o.store, this.#o.keyPrefix, stored.revision, next);
       } catch (error) {
-        this.#o.logger.debug(
-          { role: record.role, err: (error as Error).message, attempt },
-          'recording prepared failed',
-        );
+        const message = (error as Error).message;
+        this.#o.logger.debug({ role: record.role, err: message, attempt }, `recording ${next.phase} failed`);
         const current = readHandoff(
           this.#o.store,
           this.#o.keyPrefix,
@@ -302,14 +305,13 @@ export class HandoffParticipant {
           this.#o.logger,
           this.#cache,
         );
-        if (current?.record.id !== record.id || current.record.phase !== 'ready') break;
+        if (current?.record.id !== record.id || current.record.phase !== record.phase) return undefined;
         if (attempt >= 3 || this.#o.clock.now() > record.deadline) {
-          this.#abort(current, `recording prepared failed: ${(error as Error).message}`);
-          break;
+          this.#abort(current, `recording ${next.phase} failed: ${message}`);
+          return undefined;
         }
       }
     }
-    this.#o.reconcile();
   }
 
   async #complete(stored: StoredHandoff, subject: HandoffSubject): Promise<void> {
@@ -392,25 +394,7 @@ export class HandoffParticipant {
     const local = this.#local.get(record.role);
     if (local?.id !== record.id || local.step !== 'warming') return;
     local.step = 'ready';
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await casHandoff(this.#o.store, this.#o.keyPrefix, stored.revision, { ...record, phase: 'ready' });
-        break;
-      } catch (error) {
-        const current = readHandoff(
-          this.#o.store,
-          this.#o.keyPrefix,
-          record.role,
-          this.#o.logger,
-          this.#cache,
-        );
-        if (current?.record.id !== record.id || current.record.phase !== 'intent') break;
-        if (attempt >= 3 || this.#o.clock.now() > record.deadline) {
-          this.#abort(current, `recording ready failed: ${(error as Error).message}`);
-          break;
-        }
-      }
-    }
+    await this.#advance(stored, { ...record, phase: 'ready' });
     this.#o.reconcile();
   }
 

@@ -528,7 +528,10 @@ test('resolveLeaseTiming: impossible timing throws RoleConfigError', () => {
   // The safe window (ttl − 2 × skew − margin) must hold a renewal period and two retry ticks.
   rejects({ ttlMs: 1000 }, /safe window/);
   rejects({ ttlMs: 3000, renewEveryMs: 1750 }, /safe window of 1750 ms/);
-  rejects({ ttlMs: 3000, renewEveryMs: 1451, retryMs: 150 }, /at least renewEveryMs \+ 2 × retryMs \(1751 ms\)/);
+  rejects(
+    { ttlMs: 3000, renewEveryMs: 1451, retryMs: 150 },
+    /at least renewEveryMs \+ 2 × retryMs \(1751 ms\)/,
+  );
   assert.is(resolveLeaseTiming({ ttlMs: 3000, renewEveryMs: 1450, retryMs: 150 }).renewEveryMs, 1450);
   // Tight but workable: the renewal period shrinks to fit the window.
   assert.is(resolveLeaseTiming({ ttlMs: 2000, maxClockSkewMs: 800 }).renewEveryMs, 50);
