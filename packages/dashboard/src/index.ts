@@ -13,15 +13,16 @@ export { type AuthResult, checkBearer } from './auth.js';
 export { DashboardConfigError, isDashboardConfigError, MIN_TOKEN_LENGTH } from './errors.js';
 export { EventHub, type EventHubOptions } from './event-hub.js';
 export { DashboardMetrics } from './metrics.js';
-export { buildOpenApi } from './openapi.js';
-export { PAGE_LIMITS, ParameterError } from './paging.js';
+export { buildOpenApi, type Json } from './openapi.js';
+export { PAGE_LIMITS, type PageLimits, ParameterError } from './paging.js';
 export { redact } from './redact.js';
 export { createDashboard, type Dashboard, type DashboardOptions } from './router.js';
 export * from './schemas.js';
-export { readSection, type Section, UNAVAILABLE } from './sections.js';
+export { readSection, UNAVAILABLE } from './sections.js';
 export {
   type DashboardServer,
   DEFAULT_DASHBOARD_PORT,
+  type ListenAddress,
   type ServeDashboardOptions,
   serveDashboard,
 } from './serve.js';

@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import * as S from './schemas.js';
 
-type Json = Record<string, unknown>;
+/** A JSON object. */
+export type Json = Record<string, unknown>;
 
 const ref = (schema: z.ZodType): Json => ({
   $ref: `#/components/schemas/${(z.globalRegistry.get(schema) as { id: string }).id}`,

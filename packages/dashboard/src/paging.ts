@@ -18,8 +18,16 @@ export class ParameterError extends Error {
   }
 }
 
+/** Page sizes of `?limit`. */
+export interface PageLimits {
+  /** When `limit` is absent. */
+  readonly default: number;
+  /** The largest accepted. */
+  readonly max: number;
+}
+
 /** Default and largest page size. */
-export const PAGE_LIMITS = { default: 100, max: 1000 } as const;
+export const PAGE_LIMITS: PageLimits = Object.freeze({ default: 100, max: 1000 });
 
 /** Parses `limit` (1..1000, default 100). */
 export function parseLimit(raw: string | undefined): number {

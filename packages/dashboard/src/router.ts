@@ -15,8 +15,15 @@ import { buildOpenApi } from './openapi.js';
 import { PAGE_ASSETS } from './page/assets.js';
 import { ParameterError, pageCursor, parseCursor, parseLimit } from './paging.js';
 import { redact } from './redact.js';
-import type { ClusterResponse, JobsResponse, NodeInfo, ServicesResponse, StatusResponse } from './schemas.js';
-import { readSection, type Section, UNAVAILABLE } from './sections.js';
+import type {
+  ClusterResponse,
+  JobsResponse,
+  NodeInfo,
+  Section,
+  ServicesResponse,
+  StatusResponse,
+} from './schemas.js';
+import { readSection, UNAVAILABLE } from './sections.js';
 import type { DashboardSources } from './sources.js';
 
 /** Options of {@link createDashboard}. */

@@ -1,34 +1,73 @@
 /**
- * The dashboard's wire format: one zod schema per response, the single source of truth for the
- * handlers (every response is built from these types and checked against them in tests), the
- * provider interfaces (providers return these shapes) and the OpenAPI document (generated from
+ * The dashboard's wire format. Each shape is a documented TypeScript interface (what providers
+ * return and clients read) and, under the same name, a zod schema typed to that interface, so the
+ * compiler keeps the two in step. The schemas are the single source of truth for the handlers'
+ * tests (every response is checked against them) and for the OpenAPI document (generated from
  * them). Fields are snake_case, as JSON APIs read by other tools conventionally are.
  */
 import { z } from 'zod';
 
+const count = () => z.number().int().nonnegative();
+const iso = () => z.string().nullable().describe('ISO 8601');
+
 /** A section whose provider is missing. */
-export const UnavailableSection = z
+export interface UnavailableSection {
+  /** Always `'unavailable'`. */
+  state: 'unavailable';
+}
+
+/** Schema of {@link UnavailableSection}. */
+export const UnavailableSection: z.ZodType<UnavailableSection> = z
   .object({ state: z.literal('unavailable') })
   .meta({ id: 'UnavailableSection', description: 'No provider is configured for this section.' });
 
 /** A section whose provider threw or timed out. */
-export const ErrorSection = z
+export interface ErrorSection {
+  /** Always `'error'`. */
+  state: 'error';
+  /** What went wrong (secrets redacted). */
+  message: string;
+}
+
+/** Schema of {@link ErrorSection}. */
+export const ErrorSection: z.ZodType<ErrorSection> = z
   .object({ state: z.literal('error'), message: z.string() })
   .meta({ id: 'ErrorSection', description: 'The provider failed; `message` says how.' });
 
 /** A response section: the data, or why it is missing. */
-export function section<T extends z.ZodType>(schema: T) {
+export type Section<T> = T | UnavailableSection | ErrorSection;
+
+/** The schema of a section holding `schema`'s data. */
+export function section<T>(schema: z.ZodType<T>): z.ZodType<Section<T>> {
   return z.union([schema, UnavailableSection, ErrorSection]);
 }
 
 /** Membership status of a node. */
-export const NodeState = z.enum(['alive', 'suspect', 'dead', 'left']);
+export type NodeState = 'alive' | 'suspect' | 'dead' | 'left';
+/** Schema of {@link NodeState}. */
+export const NodeState: z.ZodType<NodeState> = z.enum(['alive', 'suspect', 'dead', 'left']);
 
 /** State of a service on this node. */
-export const ServiceState = z.enum(['running', 'stopped', 'error', 'not-installed']);
+export type ServiceState = 'running' | 'stopped' | 'error' | 'not-installed';
+/** Schema of {@link ServiceState}. */
+export const ServiceState: z.ZodType<ServiceState> = z.enum(['running', 'stopped', 'error', 'not-installed']);
 
 /** This node's identity. */
-export const NodeIdentity = z
+export interface NodeIdentity {
+  /** Stable node id. */
+  id: string;
+  /** Host name. */
+  name: string;
+  /** Cluster name. */
+  cluster: string;
+  /** Region. */
+  region: string;
+  /** Datacenter. */
+  datacenter: string;
+}
+
+/** Schema of {@link NodeIdentity}. */
+export const NodeIdentity: z.ZodType<NodeIdentity> = z
   .object({
     id: z.string(),
     name: z.string(),
@@ -39,66 +78,138 @@ export const NodeIdentity = z
   .meta({ id: 'NodeIdentity' });
 
 /** The overlay network (Tailscale) as this node sees it. */
-export const NetworkInfo = z
-  .object({
-    provider: z.string(),
-    connected: z.boolean(),
-    ip: z.string().nullable(),
-    peer_count: z.number().int().nonnegative(),
-  })
+export interface NetworkInfo {
+  /** Which overlay (`tailscale`). */
+  provider: string;
+  /** Whether this node is connected to it. */
+  connected: boolean;
+  /** This node's overlay address. */
+  ip: string | null;
+  /** Peers this node can see. */
+  peer_count: number;
+}
+
+/** Schema of {@link NetworkInfo}. */
+export const NetworkInfo: z.ZodType<NetworkInfo> = z
+  .object({ provider: z.string(), connected: z.boolean(), ip: z.string().nullable(), peer_count: count() })
   .meta({ id: 'NetworkInfo' });
 
 /** Membership counts. */
-export const DiscoveryInfo = z
-  .object({
-    members: z.number().int().nonnegative(),
-    alive: z.number().int().nonnegative(),
-    suspect: z.number().int().nonnegative(),
-  })
+export interface DiscoveryInfo {
+  /** Known members. */
+  members: number;
+  /** Alive members. */
+  alive: number;
+  /** Suspected members. */
+  suspect: number;
+}
+
+/** Schema of {@link DiscoveryInfo}. */
+export const DiscoveryInfo: z.ZodType<DiscoveryInfo> = z
+  .object({ members: count(), alive: count(), suspect: count() })
   .meta({ id: 'DiscoveryInfo' });
 
 /** Raft leadership as this node knows it. */
-export const LeadershipInfo = z
-  .object({
-    raft_leader: z.string().nullable(),
-    is_leader: z.boolean(),
-    term: z.number().int().nonnegative(),
-  })
+export interface LeadershipInfo {
+  /** The Raft leader's id, or null while none is known. */
+  raft_leader: string | null;
+  /** Whether this node leads. */
+  is_leader: boolean;
+  /** The current term. */
+  term: number;
+}
+
+/** Schema of {@link LeadershipInfo}. */
+export const LeadershipInfo: z.ZodType<LeadershipInfo> = z
+  .object({ raft_leader: z.string().nullable(), is_leader: z.boolean(), term: count() })
   .meta({ id: 'LeadershipInfo' });
 
 /** One role on this node. */
-export const RoleInfo = z
+export interface RoleInfo {
+  /** The role's software runs here. */
+  running: boolean;
+  /** Its last health verdict. */
+  healthy: boolean;
+  /** This node holds the (singleton) role. */
+  leader: boolean;
+  /** When the current state began (ISO 8601). */
+  since: string | null;
+  /** One line for people. */
+  detail: string;
+}
+
+/** Schema of {@link RoleInfo}. */
+export const RoleInfo: z.ZodType<RoleInfo> = z
   .object({
     running: z.boolean(),
     healthy: z.boolean(),
     leader: z.boolean(),
-    since: z.string().nullable().describe('ISO 8601 time the current state began'),
+    since: iso(),
     detail: z.string(),
   })
   .meta({ id: 'RoleInfo' });
 
 /** One service on this node. */
-export const ServiceInfo = z
-  .object({
-    state: ServiceState,
-    detail: z.string().optional(),
-  })
+export interface ServiceInfo {
+  /** Its state. */
+  state: ServiceState;
+  /** One line for people. */
+  detail?: string | undefined;
+}
+
+/** Schema of {@link ServiceInfo}. */
+export const ServiceInfo: z.ZodType<ServiceInfo> = z
+  .object({ state: ServiceState, detail: z.string().optional() })
   .meta({ id: 'ServiceInfo' });
 
 /** Machine resources of this node. */
-export const ResourcesInfo = z
+export interface ResourcesInfo {
+  /** CPU use in percent of all cores. */
+  cpu_percent: number;
+  /** 1, 5 and 15 minute load averages. */
+  load: number[];
+  /** Memory in use, bytes. */
+  memory_used: number;
+  /** Memory in total, bytes. */
+  memory_total: number;
+  /** Disk in use, bytes. */
+  disk_used: number;
+  /** Disk in total, bytes. */
+  disk_total: number;
+}
+
+/** Schema of {@link ResourcesInfo}. */
+export const ResourcesInfo: z.ZodType<ResourcesInfo> = z
   .object({
     cpu_percent: z.number().min(0),
     load: z.array(z.number()).length(3).describe('1, 5 and 15 minute load averages'),
-    memory_used: z.number().int().nonnegative(),
-    memory_total: z.number().int().nonnegative(),
-    disk_used: z.number().int().nonnegative(),
-    disk_total: z.number().int().nonnegative(),
+    memory_used: count(),
+    memory_total: count(),
+    disk_used: count(),
+    disk_total: count(),
   })
   .meta({ id: 'ResourcesInfo' });
 
 /** `GET /api/v1/status`. */
-export const StatusResponse = z
+export interface StatusResponse {
+  /** This node. */
+  node: Section<NodeIdentity>;
+  /** The overlay network. */
+  network: Section<NetworkInfo>;
+  /** Membership counts. */
+  discovery: Section<DiscoveryInfo>;
+  /** Raft leadership. */
+  leadership: Section<LeadershipInfo>;
+  /** Roles by name. */
+  roles: Section<Record<string, RoleInfo>>;
+  /** Services by name. */
+  services: Section<Record<string, ServiceInfo>>;
+  /** Machine resources. */
+  resources: Section<ResourcesInfo>;
+}
+
+/** Schema of {@link StatusResponse}. */
+export const StatusResponse: z.ZodType<StatusResponse> = z
   .object({
     node: section(NodeIdentity),
     network: section(NetworkInfo),
@@ -111,17 +222,56 @@ export const StatusResponse = z
   .meta({ id: 'StatusResponse' });
 
 /** What a node offers. */
-export const Capabilities = z
-  .object({
-    cpu_cores: z.number().int().nonnegative(),
-    ram_bytes: z.number().int().nonnegative(),
-    gpus: z.number().int().nonnegative(),
-    arch: z.string(),
-  })
+export interface Capabilities {
+  /** Logical CPU cores. */
+  cpu_cores: number;
+  /** Memory, bytes. */
+  ram_bytes: number;
+  /** GPUs. */
+  gpus: number;
+  /** CPU architecture (`x64`, `arm64`). */
+  arch: string;
+}
+
+/** Schema of {@link Capabilities}. */
+export const Capabilities: z.ZodType<Capabilities> = z
+  .object({ cpu_cores: count(), ram_bytes: count(), gpus: count(), arch: z.string() })
   .meta({ id: 'Capabilities' });
 
+/** Where a node can be reached. */
+export interface NodeAddresses {
+  /** Tailscale address. */
+  tailscale_ip: string | null;
+  /** WireGuard address. */
+  wireguard_ip: string | null;
+  /** Gossip `host:port`. */
+  gossip: string | null;
+}
+
 /** One known node. */
-export const NodeInfo = z
+export interface NodeInfo {
+  /** Stable node id. */
+  id: string;
+  /** Host name. */
+  name: string;
+  /** Roles enabled on it. */
+  roles: string[];
+  /** Membership status. */
+  status: NodeState;
+  /** Where it can be reached. */
+  addresses: NodeAddresses;
+  /** What it offers, if known. */
+  capabilities: Capabilities | null;
+  /** Its membership tags. */
+  tags: Record<string, string>;
+  /** When it was last heard from (ISO 8601). */
+  last_seen: string | null;
+  /** When it joined (ISO 8601). */
+  joined_at: string | null;
+}
+
+/** Schema of {@link NodeInfo}. */
+export const NodeInfo: z.ZodType<NodeInfo> = z
   .object({
     id: z.string(),
     name: z.string(),
@@ -134,56 +284,128 @@ export const NodeInfo = z
     }),
     capabilities: Capabilities.nullable(),
     tags: z.record(z.string(), z.string()),
-    last_seen: z.string().nullable().describe('ISO 8601'),
-    joined_at: z.string().nullable().describe('ISO 8601'),
+    last_seen: iso(),
+    joined_at: iso(),
   })
   .meta({ id: 'NodeInfo' });
 
 /** `GET /api/v1/nodes`. */
-export const NodesResponse = z.object({ nodes: section(z.array(NodeInfo)) }).meta({ id: 'NodesResponse' });
+export interface NodesResponse {
+  /** Every known node. */
+  nodes: Section<NodeInfo[]>;
+}
+
+/** Schema of {@link NodesResponse}. */
+export const NodesResponse: z.ZodType<NodesResponse> = z
+  .object({ nodes: section(z.array(NodeInfo)) })
+  .meta({ id: 'NodesResponse' });
 
 /** The holder of one singleton role (or `raft`). */
-export const LeaderInfo = z
+export interface LeaderInfo {
+  /** The role (`raft` for Raft leadership). */
+  role: string;
+  /** The holder's node id, or null when free. */
+  node_id: string | null;
+  /** Its name. */
+  name: string | null;
+  /** Its address. */
+  address: string | null;
+  /** Its Tailscale address. */
+  tailscale_ip: string | null;
+  /** Its fencing token (null for `raft`). */
+  fencing_token: number | null;
+  /** Since when it holds the role (ISO 8601). */
+  since: string | null;
+}
+
+/** Schema of {@link LeaderInfo}. */
+export const LeaderInfo: z.ZodType<LeaderInfo> = z
   .object({
     role: z.string(),
     node_id: z.string().nullable(),
     name: z.string().nullable(),
     address: z.string().nullable(),
     tailscale_ip: z.string().nullable(),
-    fencing_token: z.number().int().nonnegative().nullable(),
-    since: z.string().nullable().describe('ISO 8601'),
+    fencing_token: count().nullable(),
+    since: iso(),
   })
   .meta({ id: 'LeaderInfo' });
 
 /** `GET /api/v1/leaders`. */
-export const LeadersResponse = z
+export interface LeadersResponse {
+  /** Each singleton role's holder. */
+  leaders: Section<LeaderInfo[]>;
+}
+
+/** Schema of {@link LeadersResponse}. */
+export const LeadersResponse: z.ZodType<LeadersResponse> = z
   .object({ leaders: section(z.array(LeaderInfo)) })
   .meta({ id: 'LeadersResponse' });
 
+/** Tailscale as a service. */
+export interface TailscaleService {
+  /** Connected to the tailnet. */
+  connected: boolean;
+  /** This node's tailnet address. */
+  ip: string | null;
+  /** Visible peers. */
+  peer_count: number;
+}
+
+/** SLURM in the cluster. */
+export interface SlurmService {
+  /** The node running slurmctld. */
+  controller: string | null;
+  /** Whether this node runs slurmd. */
+  worker: boolean;
+  /** Nodes in the partition. */
+  nodes_in_partition: number;
+  /** Jobs waiting. */
+  queued_jobs: number;
+}
+
+/** k3s in the cluster. */
+export interface K3sService {
+  /** The node running the k3s server. */
+  server: string | null;
+  /** Whether this node runs the agent. */
+  agent: boolean;
+  /** Kubernetes nodes. */
+  node_count: number;
+  /** Pods. */
+  pod_count: number;
+}
+
 /** `GET /api/v1/services`. */
-export const ServicesResponse = z
+export interface ServicesResponse {
+  /** Tailscale. */
+  tailscale: Section<TailscaleService>;
+  /** SLURM. */
+  slurm: Section<SlurmService>;
+  /** k3s. */
+  k3s: Section<K3sService>;
+  /** Other services by name. */
+  others: Section<Record<string, ServiceInfo>>;
+}
+
+/** Schema of {@link ServicesResponse}. */
+export const ServicesResponse: z.ZodType<ServicesResponse> = z
   .object({
-    tailscale: section(
-      z.object({
-        connected: z.boolean(),
-        ip: z.string().nullable(),
-        peer_count: z.number().int().nonnegative(),
-      }),
-    ),
+    tailscale: section(z.object({ connected: z.boolean(), ip: z.string().nullable(), peer_count: count() })),
     slurm: section(
       z.object({
         controller: z.string().nullable(),
         worker: z.boolean(),
-        nodes_in_partition: z.number().int().nonnegative(),
-        queued_jobs: z.number().int().nonnegative(),
+        nodes_in_partition: count(),
+        queued_jobs: count(),
       }),
     ),
     k3s: section(
       z.object({
         server: z.string().nullable(),
         agent: z.boolean(),
-        node_count: z.number().int().nonnegative(),
-        pod_count: z.number().int().nonnegative(),
+        node_count: count(),
+        pod_count: count(),
       }),
     ),
     others: section(z.record(z.string(), ServiceInfo)),
@@ -191,7 +413,21 @@ export const ServicesResponse = z
   .meta({ id: 'ServicesResponse' });
 
 /** A merge of two clusters under way. */
-export const MergeInfo = z
+export interface MergeInfo {
+  /** Merge id. */
+  id: string;
+  /** Where it got to. */
+  state: string;
+  /** The other cluster's name or fingerprint. */
+  peer_cluster: string;
+  /** When it began (ISO 8601). */
+  started_at: string | null;
+  /** Whether an operator must approve it. */
+  needs_approval: boolean;
+}
+
+/** Schema of {@link MergeInfo}. */
+export const MergeInfo: z.ZodType<MergeInfo> = z
   .object({
     id: z.string(),
     state: z.string(),
@@ -201,20 +437,57 @@ export const MergeInfo = z
   })
   .meta({ id: 'MergeInfo' });
 
+/** Capacity of the alive nodes. */
+export interface ClusterCapacity {
+  /** CPU cores. */
+  cpu_cores: number;
+  /** Memory, bytes. */
+  ram_bytes: number;
+  /** GPUs. */
+  gpus: number;
+}
+
+/** The membership-derived figures came from a provider. */
+export interface MembershipOk {
+  /** Always `'ok'`. */
+  state: 'ok';
+}
+
+/** Whether the membership-derived figures had a provider. */
+export type MembershipSourceState = MembershipOk | UnavailableSection | ErrorSection;
+
 /** `GET /api/v1/cluster`. */
-export const ClusterResponse = z
+export interface ClusterResponse {
+  /** Cluster name. */
+  name: string | null;
+  /** Region. */
+  region: string | null;
+  /** Datacenter. */
+  datacenter: string | null;
+  /** Known nodes. */
+  total_nodes: number;
+  /** Alive nodes. */
+  alive_nodes: number;
+  /** Capacity of the alive nodes. */
+  capacity: ClusterCapacity;
+  /** Alive nodes per role. */
+  role_distribution: Record<string, number>;
+  /** Whether the node counts, capacity and role distribution come from a membership provider. */
+  membership: MembershipSourceState;
+  /** The merge under way, or null. */
+  merge: Section<MergeInfo | null>;
+}
+
+/** Schema of {@link ClusterResponse}. */
+export const ClusterResponse: z.ZodType<ClusterResponse> = z
   .object({
     name: z.string().nullable(),
     region: z.string().nullable(),
     datacenter: z.string().nullable(),
-    total_nodes: z.number().int().nonnegative(),
-    alive_nodes: z.number().int().nonnegative(),
-    capacity: z.object({
-      cpu_cores: z.number().int().nonnegative(),
-      ram_bytes: z.number().int().nonnegative(),
-      gpus: z.number().int().nonnegative(),
-    }),
-    role_distribution: z.record(z.string(), z.number().int().nonnegative()),
+    total_nodes: count(),
+    alive_nodes: count(),
+    capacity: z.object({ cpu_cores: count(), ram_bytes: count(), gpus: count() }),
+    role_distribution: z.record(z.string(), count()),
     membership: z
       .union([z.object({ state: z.literal('ok') }), UnavailableSection, ErrorSection])
       .describe('Whether the node counts, capacity and role distribution come from a membership provider'),
@@ -223,7 +496,21 @@ export const ClusterResponse = z
   .meta({ id: 'ClusterResponse' });
 
 /** A SLURM job. */
-export const SlurmJob = z
+export interface SlurmJob {
+  /** Job id. */
+  id: string;
+  /** Job name. */
+  name: string;
+  /** SLURM state (PENDING, RUNNING, …). */
+  state: string;
+  /** Owner. */
+  user: string;
+  /** Run time so far, seconds. */
+  runtime_s: number;
+}
+
+/** Schema of {@link SlurmJob}. */
+export const SlurmJob: z.ZodType<SlurmJob> = z
   .object({
     id: z.string(),
     name: z.string(),
@@ -234,32 +521,95 @@ export const SlurmJob = z
   .meta({ id: 'SlurmJob' });
 
 /** A Kubernetes pod. */
-export const K3sPod = z
+export interface K3sPod {
+  /** Pod name. */
+  name: string;
+  /** Namespace. */
+  namespace: string;
+  /** Pod phase. */
+  phase: string;
+}
+
+/** Schema of {@link K3sPod}. */
+export const K3sPod: z.ZodType<K3sPod> = z
   .object({ name: z.string(), namespace: z.string(), phase: z.string() })
   .meta({ id: 'K3sPod' });
 
-/** One page of a list, its items under `key`. */
-function page<K extends string, T extends z.ZodType>(item: T, key: K) {
-  return z.object({
-    ...({ [key]: z.array(item) } as { [P in K]: z.ZodArray<T> }),
-    total: z.number().int().nonnegative(),
-    next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
-  });
+/** One page of SLURM jobs. */
+export interface SlurmJobsPage {
+  /** The jobs on this page. */
+  jobs: SlurmJob[];
+  /** Jobs in all pages. */
+  total: number;
+  /** Pass as `cursor` for the next page; null on the last page. */
+  next_cursor: string | null;
 }
 
+/** One page of pods. */
+export interface K3sPodsPage {
+  /** The pods on this page. */
+  pods: K3sPod[];
+  /** Pods in all pages. */
+  total: number;
+  /** Pass as `cursor` for the next page; null on the last page. */
+  next_cursor: string | null;
+}
+
+const nextCursor = () =>
+  z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page');
+
 /** `GET /api/v1/jobs`. */
-export const JobsResponse = z
+export interface JobsResponse {
+  /** SLURM jobs. */
+  slurm: Section<SlurmJobsPage>;
+  /** Pods. */
+  k3s: Section<K3sPodsPage>;
+}
+
+/** Schema of {@link JobsResponse}. */
+export const JobsResponse: z.ZodType<JobsResponse> = z
   .object({
-    slurm: section(page(SlurmJob, 'jobs')),
-    k3s: section(page(K3sPod, 'pods')),
+    slurm: section(z.object({ jobs: z.array(SlurmJob), total: count(), next_cursor: nextCursor() })),
+    k3s: section(z.object({ pods: z.array(K3sPod), total: count(), next_cursor: nextCursor() })),
   })
   .meta({ id: 'JobsResponse' });
 
 /** Kinds of live events. */
-export const EventKind = z.enum(['membership', 'leadership', 'role', 'handoff', 'merge']);
+export type EventKind = 'membership' | 'leadership' | 'role' | 'handoff' | 'merge';
+/** Schema of {@link EventKind}. */
+export const EventKind: z.ZodType<EventKind> = z.enum([
+  'membership',
+  'leadership',
+  'role',
+  'handoff',
+  'merge',
+]);
+
+/** A scalar detail value. */
+export type DetailValue = string | number | boolean | null;
 
 /** One live event (the `data` of an SSE message). */
-export const ClusterEvent = z
+export interface ClusterEvent {
+  /** Also the SSE `id`; send it back as Last-Event-ID to resume. */
+  id: number;
+  /** What area it concerns. */
+  kind: EventKind;
+  /** What happened: join, leave, leader-acquired, handoff-completed, … */
+  type: string;
+  /** When (ISO 8601). */
+  at: string;
+  /** The node concerned, if any. */
+  node: string | null;
+  /** The role concerned, if any. */
+  role: string | null;
+  /** Further facts. */
+  detail: Record<string, DetailValue>;
+}
+
+const detail = () => z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
+
+/** Schema of {@link ClusterEvent}. */
+export const ClusterEvent: z.ZodType<ClusterEvent> = z
   .object({
     id: z.number().int().positive().describe('Also the SSE `id`; send it back as Last-Event-ID to resume'),
     kind: EventKind,
@@ -267,12 +617,25 @@ export const ClusterEvent = z
     at: z.string().describe('ISO 8601'),
     node: z.string().nullable(),
     role: z.string().nullable(),
-    detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+    detail: detail(),
   })
   .meta({ id: 'ClusterEvent' });
 
-/** Every error response. */
-export const ErrorResponse = z
+/** The body of every error response. */
+export interface ErrorResponse {
+  /** The error. */
+  error: {
+    /** A stable machine-readable code: not_found, bad_request, unauthorized, … */
+    code: string;
+    /** For people. */
+    message: string;
+    /** The offending parameter, for 400s. */
+    parameter?: string | undefined;
+  };
+}
+
+/** Schema of {@link ErrorResponse}. */
+export const ErrorResponse: z.ZodType<ErrorResponse> = z
   .object({
     error: z.object({
       code: z.string().describe('A stable machine-readable code, e.g. not_found, bad_request, unauthorized'),
@@ -283,52 +646,38 @@ export const ErrorResponse = z
   .meta({ id: 'ErrorResponse' });
 
 /** `POST /api/v1/roles/{role}/handoff` body. */
-export const HandoffRequest = z.object({ to: z.string().min(1).max(256) }).meta({ id: 'HandoffRequest' });
+export interface HandoffRequest {
+  /** The target node id. */
+  to: string;
+}
+
+/** Schema of {@link HandoffRequest}. */
+export const HandoffRequest: z.ZodType<HandoffRequest> = z
+  .object({ to: z.string().min(1).max(256) })
+  .meta({ id: 'HandoffRequest' });
 
 /** Result of an accepted action. */
-export const ActionResponse = z
-  .object({
-    ok: z.literal(true),
-    detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
-  })
+export interface ActionResponse {
+  /** Always true. */
+  ok: true;
+  /** What was done. */
+  detail: Record<string, DetailValue>;
+}
+
+/** Schema of {@link ActionResponse}. */
+export const ActionResponse: z.ZodType<ActionResponse> = z
+  .object({ ok: z.literal(true), detail: detail() })
   .meta({ id: 'ActionResponse' });
 
 /** `GET /healthz` and `GET /readyz`. */
-export const HealthResponse = z
+export interface HealthResponse {
+  /** `ok`, or `not-ready` (503). */
+  status: 'ok' | 'not-ready';
+  /** Each check's verdict. */
+  checks: Record<string, string>;
+}
+
+/** Schema of {@link HealthResponse}. */
+export const HealthResponse: z.ZodType<HealthResponse> = z
   .object({ status: z.enum(['ok', 'not-ready']), checks: z.record(z.string(), z.string()) })
   .meta({ id: 'HealthResponse' });
-
-/** Inferred types, for providers and clients. */
-export type NodeIdentity = z.infer<typeof NodeIdentity>;
-/** Overlay network info. */
-export type NetworkInfo = z.infer<typeof NetworkInfo>;
-/** Raft leadership. */
-export type LeadershipInfo = z.infer<typeof LeadershipInfo>;
-/** One role's status. */
-export type RoleInfo = z.infer<typeof RoleInfo>;
-/** One service's status. */
-export type ServiceInfo = z.infer<typeof ServiceInfo>;
-/** Machine resources. */
-export type ResourcesInfo = z.infer<typeof ResourcesInfo>;
-/** One known node. */
-export type NodeInfo = z.infer<typeof NodeInfo>;
-/** One role holder. */
-export type LeaderInfo = z.infer<typeof LeaderInfo>;
-/** A merge under way. */
-export type MergeInfo = z.infer<typeof MergeInfo>;
-/** A SLURM job. */
-export type SlurmJob = z.infer<typeof SlurmJob>;
-/** A pod. */
-export type K3sPod = z.infer<typeof K3sPod>;
-/** A live event. */
-export type ClusterEvent = z.infer<typeof ClusterEvent>;
-/** Kinds of live events. */
-export type EventKind = z.infer<typeof EventKind>;
-/** `GET /api/v1/status`. */
-export type StatusResponse = z.infer<typeof StatusResponse>;
-/** `GET /api/v1/services`. */
-export type ServicesResponse = z.infer<typeof ServicesResponse>;
-/** `GET /api/v1/cluster`. */
-export type ClusterResponse = z.infer<typeof ClusterResponse>;
-/** `GET /api/v1/jobs`. */
-export type JobsResponse = z.infer<typeof JobsResponse>;

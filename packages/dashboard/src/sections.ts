@@ -5,14 +5,10 @@
  */
 import { redact } from './redact.js';
 
-/** A section's value or why it is missing. */
-export type Section<T> =
-  | T
-  | { readonly state: 'unavailable' }
-  | { readonly state: 'error'; readonly message: string };
+import type { Section, UnavailableSection } from './schemas.js';
 
 /** The `unavailable` marker. */
-export const UNAVAILABLE = Object.freeze({ state: 'unavailable' as const });
+export const UNAVAILABLE: UnavailableSection = Object.freeze({ state: 'unavailable' as const });
 
 /** Thrown inside {@link readSection} when a provider is too slow. */
 class ProviderTimeout extends Error {

@@ -22,6 +22,14 @@ export interface ServeDashboardOptions extends DashboardOptions {
   readonly host?: string;
 }
 
+/** Where a server listens. */
+export interface ListenAddress {
+  /** The bound address. */
+  readonly host: string;
+  /** The bound port. */
+  readonly port: number;
+}
+
 /** A running dashboard server. */
 export interface DashboardServer {
   /** The dashboard behind it. */
@@ -29,7 +37,7 @@ export interface DashboardServer {
   /** The underlying server. */
   readonly server: Server;
   /** Where it listens. */
-  readonly address: { readonly host: string; readonly port: number };
+  readonly address: ListenAddress;
   /** The base URL (`http://host:port`). */
   readonly url: string;
   /** Stops accepting, ends live streams and closes connections. */

@@ -89,8 +89,11 @@ export interface MergeSource {
   approve?(id: string): Promise<void>;
 }
 
-/** A live event before the dashboard numbers it. */
-export type ClusterEventInput = Omit<ClusterEvent, 'id' | 'at'> & { readonly at?: string };
+/** A live event before the dashboard numbers it (and stamps it, unless `at` is given). */
+export interface ClusterEventInput extends Omit<ClusterEvent, 'id' | 'at'> {
+  /** When it happened (ISO 8601); now if absent. */
+  readonly at?: string;
+}
 
 /** Live events. */
 export interface EventsSource {
