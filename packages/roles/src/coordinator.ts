@@ -10,6 +10,7 @@ import { HandoffAbortedError, HandoffRefusedError, RoleTimeoutError } from './er
 import { casHandoff, type HandoffCache, readHandoff } from './handoff.js';
 import type { Logger } from './logger.js';
 import { RAFT_ROLE, raftTransferCommand } from './raft-transfer.js';
+import { randomId } from './random-id.js';
 import {
   decodeHandoff,
   decodeLease,
@@ -68,12 +69,6 @@ export interface HandoffCoordinatorOptions {
   readonly defaultTimeoutMs: number;
   /** Requirements of roles this node knows (others are checked only for membership of the target). */
   readonly requirements: (role: string) => RoleRequirements | undefined;
-}
-
-function randomId(random: Random): string {
-  let id = '';
-  for (let i = 0; i < 4; i++) id += random.int(0, 0x10000).toString(16).padStart(4, '0');
-  return id;
 }
 
 /** Moves singleton roles (and Raft leadership) between nodes on request. */

@@ -14,6 +14,7 @@ import type { RoleManagerEvents } from './events.js';
 import { HandoffParticipant } from './handoff.js';
 import { type Logger, silentLogger } from './logger.js';
 import { RAFT_ROLE, RaftTransferExecutor } from './raft-transfer.js';
+import { randomId } from './random-id.js';
 import { DEFAULT_KEY_PREFIX } from './records.js';
 import type { ClusterView, LeaderInfo, Role, RoleStatus } from './role.js';
 import {
@@ -159,12 +160,6 @@ function dependencyOrder(roles: readonly Role[]): Role[] {
   return order;
 }
 
-function randomSession(random: Random): string {
-  let id = '';
-  for (let i = 0; i < 4; i++) id += random.int(0, 0x10000).toString(16).padStart(4, '0');
-  return id;
-}
-
 /**
  * Runs a node's roles: starts and stops them in dependency order, restarts failures with capped
  * exponential backoff, elects a holder per singleton role with fenced Raft leases, takes part in
@@ -214,7 +209,7 @@ export class RoleManager extends EventEmitter<RoleManagerEvents> {
     this.#keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
     this.#handoffTimeoutMs = options.handoffTimeoutMs ?? 10_000;
     if (!(this.#handoffTimeoutMs > 0)) throw new RoleConfigError('handoffTimeoutMs must be positive');
-    this.session = randomSession(random);
+    this.session = randomId(random);
     const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     const restart = { ...DEFAULT_RESTART, ...options.restart };
     for (const [name, value] of Object.entries({ ...timeouts, ...restart }))
