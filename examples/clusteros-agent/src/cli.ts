@@ -1,0 +1,13 @@
+// node-agent: the ClusterOS node agent's command line (see src/cli/main.ts).
+//   node examples/clusteros-agent/dist/cli.js status --api http://127.0.0.1:9090
+import { main } from './cli/main.js';
+
+main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`node-agent: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 2;
+  },
+);
