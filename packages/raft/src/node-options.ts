@@ -11,11 +11,25 @@ export interface RaftNodeOptions<Result = unknown, Query = unknown, QueryResult 
   /** This member's id. */
   readonly id: NodeId;
   /**
-   * The initial voters and their peer addresses (`id → host:port`), this member included. Used
-   * only when the storage is empty (first boot); afterwards the configuration comes from the log.
-   * Every initial member must be given the same map.
+   * With `start: 'bootstrap'` (the default): the initial voters and their peer addresses
+   * (`id → host:port`), this member included. Used only when the storage is empty (first boot);
+   * afterwards the configuration comes from the log. Every initial member must be given the
+   * same map.
+   *
+   * With `start: 'join'`: addresses of members of the existing cluster (this member need not be
+   * among them), so a new member can answer the leader before it has learned the configuration.
+   * They are handed to the transport only, never become configuration, and may be empty if the
+   * caller tells the transport itself.
    */
   readonly peers: Readonly<Record<NodeId, string>>;
+  /**
+   * How a member whose storage is empty begins. `bootstrap`: it writes the configuration `peers`
+   * describes (every initial member does the same). `join`: it writes nothing and waits, not
+   * campaigning, until a leader adds it (`addLearner`) and sends it a snapshot; use this for
+   * every member added to a running cluster, or a second cluster with the same ids is born.
+   * Ignored when the storage already holds state (a restart). @defaultValue 'bootstrap'
+   */
+  readonly start?: 'bootstrap' | 'join';
   /** Durable storage (`FileStorage` in production, `MemoryStorage` in tests). The node opens it. */
   readonly storage: RaftStorage;
   /** Message transport (`StreamTransport`, or a `SimRaftBus` endpoint). */
@@ -90,6 +104,7 @@ export interface ResolvedNodeOptions {
   readonly snapshotRetain: number;
   readonly requestTimeoutMs: number;
   readonly maxPendingRequests: number;
+  readonly start: 'bootstrap' | 'join';
 }
 
 function positiveInteger(value: number, name: string): number {
@@ -110,8 +125,11 @@ export function resolveNodeOptions(options: RaftNodeOptions<unknown, unknown, un
       `electionTimeoutMs (${electionTimeoutMs}) must be at least 3 × heartbeatMs (${heartbeatMs}) so that a heartbeat lost now and then does not start an election`,
     );
   }
+  const start = options.start ?? 'bootstrap';
+  if (start !== 'bootstrap' && start !== 'join')
+    throw new RaftConfigError(`start must be 'bootstrap' or 'join', got ${String(start)}`);
   const peerIds = Object.keys(options.peers);
-  if (!peerIds.includes(options.id))
+  if (start === 'bootstrap' && !peerIds.includes(options.id))
     throw new RaftConfigError(`peers must include this member (${options.id})`);
   return {
     heartbeatMs,
@@ -121,5 +139,6 @@ export function resolveNodeOptions(options: RaftNodeOptions<unknown, unknown, un
     snapshotRetain: Math.max(0, Math.trunc(options.snapshotRetain ?? 1_000)),
     requestTimeoutMs: positiveInteger(options.requestTimeoutMs ?? 5 * electionTimeoutMs, 'requestTimeoutMs'),
     maxPendingRequests: positiveInteger(options.maxPendingRequests ?? 10_000, 'maxPendingRequests'),
+    start,
   };
 }

@@ -189,7 +189,9 @@ export class RaftNode<
     const random = options.random ?? systemRandom();
     const storage = options.storage;
     await storage.open();
-    if (isFresh(storage)) await bootstrap(storage, options.peers, options.stateMachine);
+    const fresh = isFresh(storage);
+    if (fresh && resolved.start === 'bootstrap')
+      await bootstrap(storage, options.peers, options.stateMachine);
     const snapshot = storage.snapshot();
     if (snapshot.meta.index > 0) options.stateMachine.restore(snapshot.data);
     const core = new RaftCore({
@@ -213,6 +215,14 @@ export class RaftNode<
     });
     const node = new RaftNode(options, resolved, core, clock, random);
     node.#start(snapshot);
+    if (fresh && resolved.start === 'join') {
+      // Only the transport learns these: the configuration (with every member's address) comes
+      // from the leader's snapshot, and a hint must not outlive it as a member.
+      for (const [id, address] of Object.entries(options.peers)) {
+        if (id !== options.id) options.transport.setPeer(id, address);
+      }
+      node.#logger.info({ id: options.id }, 'raft: empty storage, waiting for a leader to add this member');
+    }
     return node;
   }
 
