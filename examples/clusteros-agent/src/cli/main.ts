@@ -1,8 +1,9 @@
 /**
- * The `node-agent` command line: the commands that do not need the agent process itself —
- * `info` (from the config), `status`, `handoff` and `leave` (over a running agent's dashboard
- * API). `main(argv, io)` runs one command line and resolves to the exit status, so tests run it
- * in-process; `src/cli.ts` is the executable around it.
+ * The `node-agent` command line: `start` (the agent itself, see src/agent/run.ts), `demo` (a
+ * local cluster of agent processes), `info` (from the config), and `status`, `handoff` and
+ * `leave` (over a running agent's dashboard API). `main(argv, io)` runs one command line and
+ * resolves to the exit status, so tests run it in-process; `src/cli.ts` is the executable
+ * around it.
  *
  * Exit statuses: 0 success / healthy; 1 degraded (`status`) or refused by the agent (actions);
  * 2 bad arguments, an unusable config, or the agent unreachable / answering nonsense. Errors are
@@ -11,9 +12,11 @@
 
 import { HANDOFF_USAGE, LEAVE_USAGE, runHandoff, runLeave } from './actions.js';
 import { quote, UsageError, wantsHelp } from './args.js';
+import { DEMO_USAGE, runDemo } from './demo.js';
 import { AgentUnreachableError, type FetchLike, oneLine } from './http.js';
 import { INFO_USAGE, runInfo } from './info.js';
 import type { Writer } from './output.js';
+import { runStart, START_USAGE } from './start.js';
 import { runStatus, STATUS_USAGE } from './status.js';
 
 /** Where `main` writes, and the `fetch` it uses (the global one by default). */
@@ -36,6 +39,12 @@ interface Command {
 
 /** The commands, in the order `--help` lists them. */
 export const COMMANDS: Readonly<Record<string, Command>> = {
+  start: { summary: 'run the agent (until SIGTERM or SIGINT)', usage: START_USAGE, run: runStart },
+  demo: {
+    summary: 'run a local cluster of agents on 127.0.0.1, with a live summary',
+    usage: DEMO_USAGE,
+    run: (argv, io) => runDemo(argv, io),
+  },
   info: {
     summary: "this node's identity, addresses and capabilities, from its config",
     usage: INFO_USAGE,

@@ -1,0 +1,101 @@
+/**
+ * The roles this agent knows and the software each one needs, and a probe for that software.
+ *
+ * `cluster-coordinator` is the agent's own (no software). The SLURM and k3s roles run real
+ * daemons; their implementations arrive with `@clusteros/slurm` and `@clusteros/k3s`. Until a
+ * role has an implementation here, or when its software is missing, the agent never pretends to
+ * run it: the role is reported `not-installed` (software missing) or `not-managed` (software
+ * found, no implementation in this agent) and the node does not compete for it.
+ */
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { COORDINATOR_ROLE } from './coordinator-role.js';
+
+/** A role the agent knows. */
+export interface CatalogEntry {
+  /** Role name as in `roles.enabled`. */
+  readonly role: string;
+  /** One holder in the cluster, or one per node. */
+  readonly placement: 'singleton' | 'every-node';
+  /** The executables it runs (empty for the agent's own roles). */
+  readonly binaries: readonly string[];
+  /** Whether this agent version runs the role itself. */
+  readonly implemented: boolean;
+}
+
+/** Every role the agent knows, by name. */
+export const ROLE_CATALOG: Readonly<Record<string, CatalogEntry>> = {
+  [COORDINATOR_ROLE]: { role: COORDINATOR_ROLE, placement: 'singleton', binaries: [], implemented: true },
+  'slurm-controller': {
+    role: 'slurm-controller',
+    placement: 'singleton',
+    binaries: ['slurmctld', 'munged'],
+    implemented: false,
+  },
+  'slurm-worker': {
+    role: 'slurm-worker',
+    placement: 'every-node',
+    binaries: ['slurmd', 'munged'],
+    implemented: false,
+  },
+  'k3s-server': { role: 'k3s-server', placement: 'singleton', binaries: ['k3s'], implemented: false },
+  'k3s-agent': { role: 'k3s-agent', placement: 'every-node', binaries: ['k3s'], implemented: false },
+};
+
+/** The services the dashboard lists for this node, and the binary that provides each. */
+export const SERVICE_BINARIES: Readonly<Record<string, string>> = {
+  slurmctld: 'slurmctld',
+  slurmd: 'slurmd',
+  munged: 'munged',
+  k3s: 'k3s',
+};
+
+/** Where a role stands on this node before the role manager sees it. */
+export type RoleAvailability =
+  | { readonly kind: 'managed' }
+  | { readonly kind: 'not-installed'; readonly missing: readonly string[] }
+  | { readonly kind: 'not-managed'; readonly found: readonly string[] };
+
+/** Extra directories searched besides PATH (daemons often live in sbin, off a user's PATH). */
+const SBIN_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
+
+/** The absolute path of executable `name` on PATH (plus the sbin directories), or null. */
+export async function findExecutable(name: string, path = process.env.PATH ?? ''): Promise<string | null> {
+  const dirs = [...path.split(delimiter).filter((d) => d.length > 0), ...SBIN_DIRS];
+  for (const dir of new Set(dirs)) {
+    const candidate = join(dir, name);
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/** Probes the software of `entry`. */
+export async function roleAvailability(
+  entry: CatalogEntry,
+  find: (name: string) => Promise<string | null> = findExecutable,
+): Promise<RoleAvailability> {
+  const found: string[] = [];
+  const missing: string[] = [];
+  for (const binary of entry.binaries) ((await find(binary)) === null ? missing : found).push(binary);
+  if (missing.length > 0) return { kind: 'not-installed', missing };
+  if (!entry.implemented) return { kind: 'not-managed', found };
+  return { kind: 'managed' };
+}
+
+/** The one-line role detail for an unavailable role. */
+export function availabilityDetail(availability: RoleAvailability): string {
+  switch (availability.kind) {
+    case 'managed':
+      return 'managed';
+    case 'not-installed':
+      return `not-installed: ${availability.missing.join(', ')} not found`;
+    case 'not-managed':
+      return `not-managed: ${availability.found.join(', ')} installed, but this agent version does not run the role yet`;
+  }
+}
