@@ -8,7 +8,7 @@
  * found, no implementation in this agent) and the node does not compete for it.
  */
 import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { COORDINATOR_ROLE } from './coordinator-role.js';
 
@@ -66,6 +66,8 @@ export async function findExecutable(name: string, path = process.env.PATH ?? ''
   for (const dir of new Set(dirs)) {
     const candidate = join(dir, name);
     try {
+      // A directory has execute permission too.
+      if (!(await stat(candidate)).isFile()) continue;
       await access(candidate, constants.X_OK);
       return candidate;
     } catch {

@@ -57,6 +57,7 @@ import {
   parseNodeRecord,
 } from './coordinator-role.js';
 import { GossipView } from './gossip-view.js';
+import { agentMetrics } from './metrics.js';
 import { resourcesSource } from './resources.js';
 import { agentTags, joinHostPort, type RaftState } from './tags.js';
 
@@ -532,6 +533,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
             requestLeave?.();
           },
         },
+        metrics: { registry: agentMetrics({ raft, autopilotChanges: () => autopilot.changes }) },
         readiness: {
           checks: { raft: () => raft.leader !== null, gossip: () => memberlist.numMembers() > 0 },
         },

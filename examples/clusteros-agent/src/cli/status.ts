@@ -3,8 +3,9 @@
  * checks the answer against the dashboard's `StatusResponse` schema, and prints it.
  *
  * Healthy (exit 0) means: the node, network, discovery, leadership and roles sections all have
- * data, Raft has a leader, and every role on this node is healthy. Anything else is degraded
- * (exit 1). No answer, or one that is not a valid status, is exit 2.
+ * data, Raft has a leader, and every role on this node is healthy (a role reported
+ * `not-installed` — its software is not on this machine — is listed but does not count). Anything
+ * else is degraded (exit 1). No answer, or one that is not a valid status, is exit 2.
  */
 import { StatusResponse } from '@clusteros/dashboard';
 import { parseApiUrl, parseFlags, parseTimeout, quote, UsageError } from './args.js';
@@ -27,7 +28,7 @@ identity, network, Raft leadership, roles (running / healthy / leader) and disco
   --timeout MS   give up after MS milliseconds (default ${DEFAULT_STATUS_TIMEOUT_MS})
   -h, --help     show this help
 
-Exit status: 0 healthy (every role healthy and Raft has a leader), 1 degraded (anything else,
+Exit status: 0 healthy (every role healthy or not-installed, and Raft has a leader), 1 degraded (anything else,
 including sections the agent reports as unavailable or failed), 2 the agent is unreachable or
 its answer is not a valid status, or bad arguments.`;
 
@@ -59,8 +60,10 @@ export function problems(status: Status): string[] {
   }
   if (isData(status.leadership) && status.leadership.raft_leader === null) out.push('Raft has no leader');
   if (isData(status.roles))
+    // A role whose software is not on this machine is shown, but is not a fault of the node.
     for (const [role, info] of Object.entries(status.roles))
-      if (!info.healthy) out.push(`role ${oneLine(role, 64)} unhealthy`);
+      if (!info.healthy && !info.detail.startsWith('not-installed'))
+        out.push(`role ${oneLine(role, 64)} unhealthy`);
   return out;
 }
 
