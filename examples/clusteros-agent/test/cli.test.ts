@@ -61,6 +61,8 @@ const role = (healthy: boolean, leader = false): RoleInfo => ({
 
 interface FakeOptions {
   readonly unhealthy?: boolean;
+  /** Adds a role reported not-installed (its software is missing on the node). */
+  readonly notInstalled?: boolean;
   readonly leadership?: 'leader' | 'none' | 'missing';
   readonly actions?: DashboardSources['actions'];
 }
@@ -98,6 +100,17 @@ function fakeSources(options: FakeOptions = {}): DashboardSources {
       roles: () => ({
         'slurm-worker': role(true),
         'slurm-controller': role(options.unhealthy !== true, true),
+        ...(options.notInstalled === true
+          ? {
+              'k3s-server': {
+                running: false,
+                healthy: false,
+                leader: false,
+                since: null,
+                detail: 'not-installed: k3s not found',
+              },
+            }
+          : {}),
       }),
     },
     ...(options.actions !== undefined ? { actions: options.actions } : {}),
@@ -152,14 +165,13 @@ test('--help and -h print the program usage listing every command, exit 0', asyn
     assert.is(r.code, 0, flag);
     assert.is(r.stderr, '');
     assert.match(r.stdout, /^usage: node-agent <command>/);
-    for (const name of ['info', 'status', 'handoff', 'leave'])
+    for (const name of ['start', 'demo', 'info', 'status', 'handoff', 'leave'])
       assert.match(r.stdout, new RegExp(`\\n  ${name} `));
-    assert.not.match(r.stdout, /\bstart\b|\bdemo\b/);
   }
 });
 
 test('every command has --help and -h with its own usage, exit 0', async () => {
-  assert.equal(Object.keys(COMMANDS), ['info', 'status', 'handoff', 'leave']);
+  assert.equal(Object.keys(COMMANDS), ['start', 'demo', 'info', 'status', 'handoff', 'leave']);
   for (const name of Object.keys(COMMANDS)) {
     for (const flag of ['--help', '-h']) {
       const r = await run([name, flag]);
@@ -175,18 +187,18 @@ test('every command has --help and -h with its own usage, exit 0', async () => {
   assert.match(r.stdout, /--timeout MS/);
 });
 
-test('no command, an unknown command (start, demo) or a flag before the command: one line, exit 2', async () => {
+test('no command, an unknown command or a flag before the command: one line, exit 2', async () => {
   const none = await run([]);
   assert.is(none.code, 2);
   assertOneLine(none.stderr);
   assert.match(none.stderr, /missing command/);
-  for (const name of ['start', 'demo', 'stauts']) {
+  for (const name of ['stauts', 'stop']) {
     const r = await run([name, '--config', 'x.yaml']);
     assert.is(r.code, 2, name);
     assert.is(r.stdout, '');
     assertOneLine(r.stderr);
     assert.match(r.stderr, new RegExp(`unknown command "${name}"`));
-    assert.match(r.stderr, /commands: info, status, handoff, leave/);
+    assert.match(r.stderr, /commands: start, demo, info, status, handoff, leave/);
   }
   const flag = await run(['--json', 'status']);
   assert.is(flag.code, 2);
@@ -605,11 +617,71 @@ function runChild(argv: readonly string[]): Promise<Run> {
   });
 }
 
+test('status: a role whose software is not installed is listed but leaves the node healthy', async () => {
+  await withDashboard({ notInstalled: true }, async (server) => {
+    const r = await run(['status', '--api', server.url]);
+    assert.is(r.code, 0, r.stdout);
+    assert.match(r.stdout, /k3s-server\s+no\s+no\s+no\s+not-installed: k3s not found/);
+    assert.match(r.stdout, /status: healthy/);
+  });
+  // Control: an unhealthy role that is installed still makes the node degraded.
+  await withDashboard({ notInstalled: true, unhealthy: true }, async (server) => {
+    const r = await run(['status', '--api', server.url]);
+    assert.is(r.code, 1);
+    assert.match(r.stdout, /role slurm-controller unhealthy/);
+    assert.not.match(r.stdout, /role k3s-server unhealthy/);
+  });
+});
+
+test('start and demo: bad flags and values are one line with exit 2, before anything starts', async () => {
+  const cases: [string[], RegExp][] = [
+    [['start', '--bogus'], /unknown flag "--bogus"/],
+    [['start', '--log-level', 'loud'], /--log-level must be one of debug, info, warn, error, got "loud"/],
+    [['start', 'extra'], /unexpected argument "extra"/],
+    [['start', '--config'], /--config needs a value/],
+    [['demo', '--nodes', '0'], /--nodes must be from 1 to 9, got 0/],
+    [['demo', '--nodes', '10'], /--nodes must be from 1 to 9, got 10/],
+    [['demo', '--nodes', 'three'], /--nodes must be a whole number, got "three"/],
+    [['demo', '--port', '80'], /--port must be from 1024/],
+    [['demo', '--port', '8000', '--gossip-port', '8001'], /ranges overlap/],
+    [['demo', '--duration', '-1'], /--duration needs a value|--duration must be a whole number/],
+    [['demo', '--bogus'], /unknown flag "--bogus"/],
+  ];
+  for (const [argv, message] of cases) {
+    const r = await run(argv);
+    assert.is(r.code, 2, argv.join(' '));
+    assert.is(r.stdout, '', argv.join(' '));
+    assertOneLine(r.stderr);
+    assert.match(r.stderr, message, argv.join(' '));
+  }
+});
+
+test('start: a config that does not load names the file and each problem, exit 2', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'agent-start-'));
+  try {
+    const missing = await run(['start', '--config', join(dir, 'nope.yaml')]);
+    assert.is(missing.code, 2);
+    assert.match(
+      missing.stderr,
+      /^node-agent start: invalid configuration .*nope\.yaml:\n {2}cannot read the file \(ENOENT\)\n$/,
+    );
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, 'cluster:\n  name: x\n  auth_key: short\n');
+    const invalid = await run(['start', '--config', bad]);
+    assert.is(invalid.code, 2);
+    assert.match(invalid.stderr, /cluster\.auth_key/);
+    assert.not.match(invalid.stderr, /\n\s+at /, 'no stack trace');
+    assert.not.match(invalid.stderr, /short/, 'the bad key is not echoed');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('the TS entry runs as a child process and its exit codes propagate', async () => {
   await withDashboard({ unhealthy: true }, async (server) => {
     const [degraded, unknown, help] = await Promise.all([
       runChild(['status', '--api', server.url]),
-      runChild(['start']),
+      runChild(['stat']),
       runChild(['--help']),
     ]);
     assert.is(degraded.code, 1, degraded.stderr);
@@ -617,7 +689,7 @@ test('the TS entry runs as a child process and its exit codes propagate', async 
     assert.is(unknown.code, 2);
     assert.is(unknown.stdout, '');
     assertOneLine(unknown.stderr);
-    assert.match(unknown.stderr, /unknown command "start"/);
+    assert.match(unknown.stderr, /unknown command "stat"/);
     assert.is(help.code, 0);
     assert.match(help.stdout, /^usage: node-agent/);
   });

@@ -3,8 +3,8 @@
 // 2 | 3, watch each side declare the other failed, heal, watch them recover, and then run the
 // same seed again to show that the whole run replays bit for bit.
 //
-//   npm run demo            (seed 1)
-//   npm run demo -- 42      (another seed)
+//   npm run demo:sim        (seed 1)
+//   npm run demo:sim -- 42  (another seed)
 import { type DatagramSocket, latency, type SimNode, Simulation } from '@clusteros/sim';
 
 const names = ['n1', 'n2', 'n3', 'n4', 'n5'];
