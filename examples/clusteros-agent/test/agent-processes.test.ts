@@ -253,9 +253,20 @@ test('agent processes: a 3-node loopback cluster forms, survives a killed leader
       /restarted from the data dir/,
       'the stopped node restarted from its Raft state',
     );
+  } catch (error) {
+    // What each node logged at warn or above, and its last lines: the failure's story.
+    for (const node of cluster.nodes) {
+      const lines = (await readFile(node.log, 'utf8').catch(() => '')).split('\n');
+      const notable = lines.filter((l) => /"level":(40|50|60)/.test(l)).slice(-15);
+      process.stderr.write(
+        `--- ${node.name} (warnings)\n${notable.join('\n')}\n--- ${node.name} (last lines)\n${lines.slice(-12).join('\n')}\n`,
+      );
+    }
+    throw error;
   } finally {
     await cluster.stopAll(70_000);
-    await rm(dir, { recursive: true, force: true });
+    if (process.env.KEEP_AGENT_TEST_DIR === undefined) await rm(dir, { recursive: true, force: true });
+    else process.stderr.write(`kept ${dir}\n`);
   }
 });
 

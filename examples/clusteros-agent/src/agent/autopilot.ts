@@ -54,6 +54,11 @@ export interface AutopilotInput {
   readonly candidates: readonly Candidate[];
   /** Ids that asked to leave. */
   readonly leaving: ReadonlySet<string>;
+  /**
+   * Ids among `leaving` whose request is older than the grace period: cleared even if the member
+   * still shows alive in gossip (it came back, e.g. restarted for an upgrade).
+   */
+  readonly staleLeaves?: ReadonlySet<string>;
   /** Target voter count (odd). */
   readonly targetVoters: number;
 }
@@ -72,8 +77,12 @@ export function planStep(input: AutopilotInput): AutopilotStep | null {
   const departing = (id: string): boolean => input.leaving.has(id) || gossip.get(id)?.state === 'left';
   const caughtUp = (m: ConfMember): boolean => m.match + CAUGHT_UP_SLACK >= input.lastIndex;
 
-  // Leave records of members already out of the configuration are done with.
-  for (const id of [...input.leaving].sort()) if (!inConf.has(id)) return { kind: 'clear-leave', id };
+  // Leave records of members already out of the configuration are done with once the member has
+  // left gossip too (clearing earlier would let it be added straight back while it is still
+  // finishing its shutdown), or once the record is stale (the member came back).
+  for (const id of [...input.leaving].sort())
+    if (!inConf.has(id) && (gossip.get(id)?.state !== 'alive' || input.staleLeaves?.has(id) === true))
+      return { kind: 'clear-leave', id };
 
   // Departing learners go at once.
   for (const m of input.members)
@@ -140,6 +149,8 @@ export interface RaftAutopilotOptions {
   readonly raft: AutopilotRaft;
   /** Ids with a leave record (read from the local KV). */
   readonly leaving: () => ReadonlySet<string>;
+  /** Ids whose leave record is older than the grace period. @defaultValue none */
+  readonly staleLeaves?: () => ReadonlySet<string>;
   /** Gossip members of this cluster with a Raft address. */
   readonly candidates: () => readonly Candidate[];
   /** Target voters. */
@@ -188,6 +199,7 @@ export class RaftAutopilot {
       lastIndex: status.lastIndex,
       candidates: this.#options.candidates(),
       leaving: this.#options.leaving(),
+      ...(this.#options.staleLeaves === undefined ? {} : { staleLeaves: this.#options.staleLeaves() }),
       targetVoters: this.#options.targetVoters,
     });
     if (step === null) return;

@@ -58,10 +58,17 @@ import {
 } from './coordinator-role.js';
 import { GossipView } from './gossip-view.js';
 import { agentMetrics } from './metrics.js';
+import { loadPeerCache, savePeerCache } from './peer-cache.js';
 import { resourcesSource } from './resources.js';
 import { agentTags, joinHostPort, type RaftState } from './tags.js';
 
 type KvNode = RaftNode<KvResult, KvQuery, KvQueryResult>;
+
+/**
+ * How long a leave request blocks re-adding the member: longer than any graceful shutdown
+ * takes to leave gossip, shorter than a restart for an upgrade usually takes.
+ */
+const LEAVE_GRACE_MS = 30_000;
 
 /** The agent could not start; the message says what to fix. */
 export class AgentStartError extends Error {
@@ -263,8 +270,9 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       joinHostPort(advertise, config.network.gossip_port),
       joinHostPort(config.network.bind, config.network.gossip_port),
     ]);
+    const cachedPeers = await loadPeerCache(config.data_dir);
     const seedList = async (): Promise<string[]> => {
-      const seeds = new Set(config.network.seeds);
+      const seeds = new Set([...config.network.seeds, ...cachedPeers]);
       if (provider.name === 'tailscale') {
         for (const peer of await provider.peers().catch(() => [])) {
           const ip = peer.ips.find((candidate) => !candidate.includes(':'));
@@ -368,17 +376,57 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       }
     }, 500);
     cleanups.push(async () => clearInterval(maintain));
+    let savedPeers = cachedPeers.slice().sort().join(',');
+    const cachePeers = setInterval(() => {
+      const peers = gossip
+        .cluster()
+        .filter((m) => m.member.state === 'alive' && m.member.name !== id)
+        .map((m) => joinHostPort(m.member.addr, m.member.port));
+      const key = peers.slice().sort().join(',');
+      if (peers.length === 0 || key === savedPeers) return;
+      savedPeers = key;
+      savePeerCache(config.data_dir, peers).catch((error: unknown) =>
+        log.warn({ error: messageOf(error) }, 'could not save the gossip peer cache'),
+      );
+    }, 2_000);
+    cleanups.push(async () => clearInterval(cachePeers));
+    // Alone in the gossip pool (seeds were down at start, or everyone else restarted): keep
+    // knocking on the seeds and cached peers.
+    let rejoining = false;
+    const rejoin = setInterval(() => {
+      if (rejoining || gossip.bootstrapOthers().length > 0) return;
+      rejoining = true;
+      void tryJoin().finally(() => {
+        rejoining = false;
+      });
+    }, 5_000);
+    cleanups.push(async () => clearInterval(rejoin));
 
     // 7. Autopilot on the leader.
-    const leaving = (): Set<string> => {
-      const range = machine.range(LEAVE_PREFIX, { rangeEnd: kv.prefixEnd(LEAVE_PREFIX), keysOnly: true });
-      return new Set(
-        range.kvs.map((entry) => new TextDecoder().decode(entry.key).slice(LEAVE_PREFIX.length)),
-      );
+    /** Leave records: id → when it was written (wall-clock ms of the leaving node; NaN if unreadable). */
+    const leaveRecords = (): Map<string, number> => {
+      const range = machine.range(LEAVE_PREFIX, { rangeEnd: kv.prefixEnd(LEAVE_PREFIX) });
+      const out = new Map<string, number>();
+      for (const entry of range.kvs) {
+        let at = Number.NaN;
+        try {
+          at = Number((JSON.parse(new TextDecoder().decode(entry.value)) as { at?: unknown }).at);
+        } catch {
+          // an unreadable record counts as stale
+        }
+        out.set(new TextDecoder().decode(entry.key).slice(LEAVE_PREFIX.length), at);
+      }
+      return out;
     };
+    const leaving = (): Set<string> => new Set(leaveRecords().keys());
+    const staleLeaves = (): Set<string> =>
+      new Set(
+        [...leaveRecords()].filter(([, at]) => !(Date.now() - at < LEAVE_GRACE_MS)).map(([member]) => member),
+      );
     const autopilot = new RaftAutopilot({
       raft,
       leaving,
+      staleLeaves,
       candidates: () => gossip.candidates(),
       targetVoters: config.raft.voters,
       clearLeave: (member) => kv.delete(`${LEAVE_PREFIX}${member}`),
@@ -573,7 +621,10 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       }
       if (self?.voter === true && conf.some((m) => !m.voter && aliveIds.has(m.id))) {
         // A replacement exists: ask the leader to promote it and remove this voter, and wait (bounded).
-        await bounded(raft.propose(kv.put(`${LEAVE_PREFIX}${id}`, reason)), 5_000).catch(() => {});
+        await bounded(
+          raft.propose(kv.put(`${LEAVE_PREFIX}${id}`, JSON.stringify({ at: Date.now(), reason }))),
+          5_000,
+        ).catch(() => {});
         const deadline = Date.now() + 10_000;
         while (Date.now() < deadline && raft.status().members.some((m) => m.id === id && m.voter))
           await pause(100, undefined);
