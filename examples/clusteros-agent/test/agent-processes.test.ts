@@ -270,4 +270,59 @@ test('agent processes: a 3-node loopback cluster forms, survives a killed leader
   }
 });
 
+test('agent processes: a fourth node stays a learner; a voter that leaves (node-agent leave) is replaced by it and removed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'clusteros-agent-test-'));
+  const basePort = await freeRange(4, false);
+  const gossipBase = await freeRange(8, true, [basePort, basePort + 1, basePort + 2, basePort + 3]);
+  const cluster = new LocalCluster({ nodes: 4, dir, basePort, gossipBase, command: COMMAND, voters: 3 });
+  const four = ['node-1', 'node-2', 'node-3', 'node-4'];
+  try {
+    await cluster.prepare();
+    cluster.startAll();
+    const formed = await until('four nodes agree', 90_000, agreement(cluster, four, 4));
+    await until('three voters and one learner on every node', 30_000, async () => {
+      for (const name of four) {
+        const url = cluster.node(name).url;
+        if ((await metric(url, 'clusteros_raft_voters')) !== 3) return undefined;
+        if ((await metric(url, 'clusteros_raft_learners')) !== 1) return undefined;
+      }
+      return true;
+    });
+    // The voters are the first three promoted; node-4 (last in order) is the learner. Ask a
+    // voter that is not the Raft leader to leave, through the dashboard action as an operator would.
+    const leaving = ['node-2', 'node-3'].find((n) => n !== formed.leader) as string;
+    let stdout = '';
+    let stderr = '';
+    const code = await main(
+      ['leave', '--api', cluster.node(leaving).url, '--token-file', cluster.tokenFile],
+      {
+        stdout: { write: (text: string) => (stdout += text) },
+        stderr: { write: (text: string) => (stderr += text) },
+      },
+    );
+    assert.is(code, 0, `leave accepted: ${stdout}${stderr}`);
+    const exitCode = await until(`${leaving} exits after leave`, 70_000, async () =>
+      cluster.running(leaving) ? undefined : await cluster.node(leaving).exited,
+    );
+    assert.is(exitCode, 0, `${leaving} exits 0`);
+    const rest = four.filter((n) => n !== leaving);
+    await until('the learner replaced the leaving voter on every remaining node', 30_000, async () => {
+      for (const name of rest) {
+        const url = cluster.node(name).url;
+        if ((await metric(url, 'clusteros_raft_voters')) !== 3) return undefined;
+        if ((await metric(url, 'clusteros_raft_learners')) !== 0) return undefined;
+      }
+      return true;
+    });
+    const leaderLog = (await Promise.all(rest.map((n) => readFile(cluster.node(n).log, 'utf8')))).join('\n');
+    assert.match(leaderLog, /"step":"promote","member":"node-4"/, 'node-4 was promoted');
+    assert.match(leaderLog, new RegExp(`"step":"remove","member":"${leaving}"`), `${leaving} was removed`);
+    // The three that remain still agree on a leader and elect nothing new for the change.
+    await until('the remaining three agree', 30_000, agreement(cluster, rest, 3));
+  } finally {
+    await cluster.stopAll(70_000);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();
