@@ -10,6 +10,7 @@ import {
   availabilityDetail,
   type CatalogEntry,
   findExecutable,
+  probeServices,
   ROLE_CATALOG,
   roleAvailability,
 } from '../src/agent/catalog.js';
@@ -145,6 +146,15 @@ test('findExecutable: a missing name is null', async () => {
   await withTempDir(async (dir) => {
     assert.is(await findExecutable(uniqueName(), dir), null);
   });
+});
+
+test('probeServices: missing binaries are not-installed, present ones stopped (never running)', async () => {
+  const services = await probeServices(async (name) => (name === 'munged' ? '/usr/sbin/munged' : null));
+  assert.equal(Object.keys(services).sort(), ['k3s', 'munged', 'slurmctld', 'slurmd']);
+  assert.equal(services.slurmctld, { state: 'not-installed', detail: 'slurmctld not found' });
+  assert.is(services.munged?.state, 'stopped');
+  assert.match(services.munged?.detail ?? '', /\/usr\/sbin\/munged installed/);
+  for (const info of Object.values(services)) assert.is.not(info.state, 'running');
 });
 
 test.run();

@@ -10,6 +10,7 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
+import type { ServiceInfo } from '@clusteros/dashboard';
 import { COORDINATOR_ROLE } from './coordinator-role.js';
 
 /** A role the agent knows. */
@@ -100,4 +101,22 @@ export function availabilityDetail(availability: RoleAvailability): string {
     case 'not-managed':
       return `not-managed: ${availability.found.join(', ')} installed, but this agent version does not run the role yet`;
   }
+}
+
+/**
+ * This node's services for the dashboard, probed once (at start): `not-installed` when the
+ * binary is missing, `stopped` when it is there (this agent version does not run it yet).
+ */
+export async function probeServices(
+  find: (name: string) => Promise<string | null> = findExecutable,
+): Promise<Record<string, ServiceInfo>> {
+  const out: Record<string, ServiceInfo> = {};
+  for (const [service, binary] of Object.entries(SERVICE_BINARIES)) {
+    const path = await find(binary);
+    out[service] =
+      path === null
+        ? { state: 'not-installed', detail: `${binary} not found` }
+        : { state: 'stopped', detail: `${path} installed; not run by this agent version` };
+  }
+  return out;
 }

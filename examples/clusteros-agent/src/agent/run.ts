@@ -12,8 +12,8 @@
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type DashboardServer, type ServiceInfo, serveDashboard } from '@clusteros/dashboard';
-import { decodeTags, encodeTags, lanConfig, Memberlist } from '@clusteros/membership';
+import { type DashboardServer, serveDashboard } from '@clusteros/dashboard';
+import { encodeTags, lanConfig, Memberlist } from '@clusteros/membership';
 import {
   FileStorage,
   type KvQuery,
@@ -27,16 +27,9 @@ import {
 import { type Role, RoleManager } from '@clusteros/roles';
 import { NodeDisk, NodeNetwork, SystemClock, systemRandom } from '@clusteros/sim';
 import type { Logger } from 'pino';
-import { detectCapabilities, parseCapabilityTags, summarizeCapabilities } from '../capabilities.js';
+import { detectCapabilities, summarizeCapabilities } from '../capabilities.js';
 import type { AgentConfig } from '../config/index.js';
 import { deriveClusterSecrets } from '../config/index.js';
-import {
-  type EventEmitters,
-  eventsSource,
-  leadershipSource,
-  membershipSource,
-  rolesSource,
-} from '../dashboard-sources.js';
 import type { NetworkProvider } from '../network/provider.js';
 import { StaticNetworkProvider } from '../network/static.js';
 import { TailscaleNetworkProvider } from '../network/tailscale.js';
@@ -44,22 +37,15 @@ import { LEAVE_PREFIX, RaftAutopilot } from './autopilot.js';
 import { decideStart, type StartDecision } from './bootstrap.js';
 import {
   availabilityDetail,
-  findExecutable,
+  probeServices,
   ROLE_CATALOG,
   type RoleAvailability,
   roleAvailability,
-  SERVICE_BINARIES,
 } from './catalog.js';
-import {
-  COORDINATOR_ROLE,
-  CoordinatorRole,
-  NODE_REGISTRY_PREFIX,
-  parseNodeRecord,
-} from './coordinator-role.js';
+import { COORDINATOR_ROLE, CoordinatorRole } from './coordinator-role.js';
+import { agentDashboardSources } from './dashboard-wiring.js';
 import { GossipView } from './gossip-view.js';
-import { agentMetrics } from './metrics.js';
 import { loadPeerCache, savePeerCache } from './peer-cache.js';
-import { resourcesSource } from './resources.js';
 import { agentTags, joinHostPort, type RaftState } from './tags.js';
 
 type KvNode = RaftNode<KvResult, KvQuery, KvQueryResult>;
@@ -197,6 +183,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         );
       availability.set(role, await roleAvailability(entry));
     }
+    const services = await probeServices();
     const managed = [...availability].filter(([, a]) => a.kind === 'managed').map(([role]) => role);
     for (const [role, a] of availability)
       if (a.kind !== 'managed')
@@ -475,25 +462,6 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     manager.start();
 
     // 9. Dashboard.
-    const registry = (node: string): { joinedAt: number; lastSeen: number } | undefined => {
-      const record = machine.get(`${NODE_REGISTRY_PREFIX}${node}`);
-      const value = record === undefined ? undefined : parseNodeRecord(record.value);
-      const joined = value === undefined ? Number.NaN : Date.parse(value.joined_at);
-      if (!Number.isFinite(joined)) return undefined;
-      return { joinedAt: joined, lastSeen: Date.now() };
-    };
-    const services = async (): Promise<Record<string, ServiceInfo>> => {
-      const out: Record<string, ServiceInfo> = {};
-      for (const [service, binary] of Object.entries(SERVICE_BINARIES)) {
-        const path = await findExecutable(binary);
-        out[service] =
-          path === null
-            ? { state: 'not-installed', detail: `${binary} not found` }
-            : { state: 'stopped', detail: `${path} installed; not run by this agent version` };
-      }
-      return out;
-    };
-    const baseRoles = rolesSource(manager);
     const token = config.dashboard.token?.reveal();
     let requestLeave: (() => void) | undefined = options.onLeaveRequested;
     const dashboard: DashboardServer = await serveDashboard({
@@ -501,91 +469,20 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       port: config.dashboard.port,
       ...(token === undefined ? {} : { token }),
       secrets: [config.cluster.auth_key.reveal()],
-      sources: {
-        identity: {
-          identity: () => ({
-            id,
-            name: id,
-            cluster: config.cluster.name,
-            region: config.cluster.region,
-            datacenter: config.cluster.datacenter,
-          }),
-        },
-        network: {
-          network: () => {
-            const state = provider.state();
-            return {
-              provider: state.provider,
-              connected: state.connected,
-              ip: state.ip,
-              peer_count: state.peerCount,
-            };
-          },
-        },
-        membership: membershipSource(
-          {
-            allNodes: () =>
-              gossip.cluster().map((m) => ({
-                name: m.member.name,
-                addr: m.member.addr,
-                port: m.member.port,
-                meta: m.member.meta,
-                state: m.member.state,
-              })),
-          },
-          {
-            decodeTags,
-            capabilities: (tags) => {
-              try {
-                return capabilityTagsToDashboard(parseCapabilityTags(tags));
-              } catch {
-                return null;
-              }
-            },
-            seen: registry,
-          },
-        ),
-        leadership: leadershipSource(raft, manager, gossip),
-        roles: {
-          roles: async () => {
-            const out = { ...(await baseRoles.roles()) };
-            for (const [role, a] of availability)
-              if (a.kind !== 'managed')
-                out[role] = {
-                  running: false,
-                  healthy: false,
-                  leader: false,
-                  since: null,
-                  detail: availabilityDetail(a),
-                };
-            return out;
-          },
-        },
-        services: { local: services },
-        resources: resourcesSource(config.data_dir),
-        events: eventsSource(
-          {
-            membership: memberlist,
-            // The manager's events each carry one info object, which is what the adapter reads.
-            roles: manager as unknown as NonNullable<EventEmitters['roles']>,
-            raft,
-          },
-          id,
-        ),
-        actions: {
-          handoff: async (role, to) => {
-            const result = await manager.coordinator.transfer(role, to);
-            return { role, to, ...flatten(result) };
-          },
-          leave: async () => {
-            requestLeave?.();
-          },
-        },
-        metrics: { registry: agentMetrics({ raft, autopilotChanges: () => autopilot.changes }) },
-        readiness: {
-          checks: { raft: () => raft.leader !== null, gossip: () => memberlist.numMembers() > 0 },
-        },
-      },
+      sources: agentDashboardSources({
+        id,
+        config,
+        provider,
+        gossip,
+        memberlist,
+        raft,
+        machine,
+        manager,
+        availability,
+        services,
+        autopilotChanges: () => autopilot.changes,
+        requestLeave: () => requestLeave?.(),
+      }),
     }).catch((error: unknown) => {
       throw new AgentStartError(
         `cannot serve the dashboard on ${joinHostPort(config.dashboard.bind, config.dashboard.port)}: ${messageOf(error)}`,
@@ -648,22 +545,4 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     await undo();
     throw error;
   }
-}
-
-function capabilityTagsToDashboard(caps: ReturnType<typeof parseCapabilityTags>) {
-  return {
-    cpu_cores: caps.cpuCores,
-    ram_bytes: caps.ramBytes,
-    arch: caps.arch,
-    gpus: caps.gpus,
-  };
-}
-
-/** Keeps the scalar fields of a transfer result for the action's response. */
-function flatten(result: object): Record<string, string | number | boolean | null> {
-  const out: Record<string, string | number | boolean | null> = {};
-  for (const [key, value] of Object.entries(result))
-    if (value === null || ['string', 'number', 'boolean'].includes(typeof value))
-      out[key] = value as string | number | boolean | null;
-  return out;
 }
