@@ -571,4 +571,27 @@ test('RaftAutopilot: stop() before the first round means no round at all', async
   assert.equal(raft.calls, []);
 });
 
+test('planStep: with two voters, a voter that asked to leave is replaced by the learner and then removed', () => {
+  const candidates = ['a', 'b', 'd'].map((id) => cand(id));
+  const leaving = new Set(['b']);
+  // b asked when there were two voters.
+  const votersAtLeave = new Map([['b', 2]]);
+  assert.equal(
+    plan({ members: [voter('a'), voter('b'), learner('d')], candidates, leaving, votersAtLeave }),
+    {
+      kind: 'promote',
+      id: 'd',
+    },
+  );
+  // Two voters stay (a and d), as many as before: b goes.
+  assert.equal(plan({ members: [voter('a'), voter('b'), voter('d')], candidates, leaving, votersAtLeave }), {
+    kind: 'remove',
+    id: 'b',
+  });
+  // Without the recorded count the rule is the current count (3): b would stay.
+  assert.is(plan({ members: [voter('a'), voter('b'), voter('d')], candidates, leaving }), null);
+  // Control: b only left gossip (no request) and no learner exists: it stays a voter.
+  assert.is(plan({ members: [voter('a'), voter('b')], candidates: [cand('a'), cand('b', 'left')] }), null);
+});
+
 test.run();

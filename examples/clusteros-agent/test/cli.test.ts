@@ -633,6 +633,44 @@ test('status: a role whose software is not installed is listed but leaves the no
   });
 });
 
+test("status and leave: --config supplies the dashboard address (and leave's token)", async () => {
+  let calls: string[] = [];
+  const actions: DashboardSources['actions'] = {
+    leave: async () => {
+      calls.push('leave');
+    },
+  };
+  await withDashboard({ actions }, async (server) => {
+    const dir = await mkdtemp(join(tmpdir(), 'cli-config-api-'));
+    try {
+      await writeFile(join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
+      const config = join(dir, 'agent.yaml');
+      await writeFile(
+        config,
+        `cluster:\n  name: dev\n  auth_key: test-only-inline-key-0123456789abcdef\ndashboard:\n  bind: 127.0.0.1\n  port: ${server.address.port}\n  token_file: token\n`,
+      );
+      const status = await run(['status', '--config', config]);
+      assert.is(status.code, 0, status.stderr);
+      assert.match(status.stdout, /status: healthy/);
+      calls = [];
+      const leave = await run(['leave', '--config', config]);
+      assert.is(leave.code, 0, leave.stderr);
+      assert.equal(calls, ['leave'], 'the leave reached the configured dashboard');
+      assert.not.match(leave.stdout + leave.stderr, new RegExp(TOKEN));
+      const both = await run(['status', '--config', config, '--api', server.url]);
+      assert.is(both.code, 2);
+      assertOneLine(both.stderr);
+      assert.match(both.stderr, /give --api or --config, not both/);
+      const broken = await run(['status', '--config', join(dir, 'missing.yaml')]);
+      assert.is(broken.code, 2);
+      assertOneLine(broken.stderr);
+      assert.match(broken.stderr, /invalid configuration .*missing\.yaml/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 test('start and demo: bad flags and values are one line with exit 2, before anything starts', async () => {
   const cases: [string[], RegExp][] = [
     [['start', '--bogus'], /unknown flag "--bogus"/],

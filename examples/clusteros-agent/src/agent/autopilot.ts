@@ -7,10 +7,13 @@
  *   The count is kept odd (an even count tolerates no more failures than the odd count below it
  *   and needs a larger quorum), except on the way from one odd count to the next.
  * - A member that asked to leave (a record under {@link LEAVE_PREFIX}, written by its agent on
- *   SIGTERM) or that left the gossip pool gracefully: a learner is removed; a voter is removed
- *   only once a caught-up learner has been promoted in its place, so leaving never shrinks the
- *   fault tolerance below what the cluster had. Crashed members are kept: they may come back with
- *   their data dir, and removing them would need a quorum anyway.
+ *   SIGTERM when a learner can replace it) or that left the gossip pool gracefully: a learner is
+ *   removed; a voter is removed once caught-up learners have been promoted in its place (the
+ *   voters staying are as many as when it asked, or the target), so leaving never shrinks the
+ *   fault tolerance below what the cluster had; without a replacement it stays (it may come
+ *   back). Crashed
+ *   members are kept: they may come back with their data dir, and removing them would need a
+ *   quorum anyway.
  *
  * One change at a time (the Raft node refuses a second while one is pending). {@link planStep} is
  * pure, so the policy is tested without a cluster.
@@ -59,6 +62,8 @@ export interface AutopilotInput {
    * still shows alive in gossip (it came back, e.g. restarted for an upgrade).
    */
   readonly staleLeaves?: ReadonlySet<string>;
+  /** How many voters there were when each member in `leaving` asked to leave, when known. */
+  readonly votersAtLeave?: ReadonlyMap<string, number>;
   /** Target voter count (odd). */
   readonly targetVoters: number;
 }
@@ -94,14 +99,16 @@ export function planStep(input: AutopilotInput): AutopilotStep | null {
     .filter((m) => !m.voter && !departing(m.id) && gossip.get(m.id)?.state === 'alive' && caughtUp(m))
     .sort((a, b) => (a.id < b.id ? -1 : 1));
 
-  // A departing voter first gets a replacement, then is removed: remove it once the voters
-  // staying reach the target or the current count (so only after a promotion), promote while
-  // they do not. Without a replacement it stays a voter (it may come back). The leader never
+  // A departing voter first gets a replacement, then is removed: once the voters staying are as
+  // many as there were voters when it asked to leave (or as the target, if smaller). Without a
+  // request (it only left gossip) that count is the current one, so it is removed only after a
+  // promotion; without a replacement it stays a voter (it may come back). The leader never
   // removes itself: its agent moves leadership away before asking to leave.
   const leavingVoter = voters.find((m) => departing(m.id) && m.id !== input.self);
   if (leavingVoter !== undefined) {
-    const enough = Math.min(input.targetVoters, voters.length);
-    if (staying.length >= enough) return { kind: 'remove', id: leavingVoter.id };
+    const before = input.votersAtLeave?.get(leavingVoter.id) ?? voters.length;
+    const enough = Math.min(input.targetVoters, before);
+    if (staying.length > 0 && staying.length >= enough) return { kind: 'remove', id: leavingVoter.id };
     const replacement = learners[0];
     if (replacement !== undefined) return { kind: 'promote', id: replacement.id };
   }
@@ -151,6 +158,8 @@ export interface RaftAutopilotOptions {
   readonly leaving: () => ReadonlySet<string>;
   /** Ids whose leave record is older than the grace period. @defaultValue none */
   readonly staleLeaves?: () => ReadonlySet<string>;
+  /** Voter counts recorded with the leave requests. @defaultValue none */
+  readonly votersAtLeave?: () => ReadonlyMap<string, number>;
   /** Gossip members of this cluster with a Raft address. */
   readonly candidates: () => readonly Candidate[];
   /** Target voters. */
@@ -200,6 +209,7 @@ export class RaftAutopilot {
       candidates: this.#options.candidates(),
       leaving: this.#options.leaving(),
       ...(this.#options.staleLeaves === undefined ? {} : { staleLeaves: this.#options.staleLeaves() }),
+      ...(this.#options.votersAtLeave === undefined ? {} : { votersAtLeave: this.#options.votersAtLeave() }),
       targetVoters: this.#options.targetVoters,
     });
     if (step === null) return;

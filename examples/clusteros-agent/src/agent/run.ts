@@ -390,30 +390,43 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     cleanups.push(async () => clearInterval(rejoin));
 
     // 7. Autopilot on the leader.
-    /** Leave records: id → when it was written (wall-clock ms of the leaving node; NaN if unreadable). */
-    const leaveRecords = (): Map<string, number> => {
+    /** Leave records: when each was written (the leaving node's wall clock; NaN if unreadable) and the voter count then. */
+    const leaveRecords = (): Map<string, { at: number; voters: number | undefined }> => {
       const range = machine.range(LEAVE_PREFIX, { rangeEnd: kv.prefixEnd(LEAVE_PREFIX) });
-      const out = new Map<string, number>();
+      const out = new Map<string, { at: number; voters: number | undefined }>();
       for (const entry of range.kvs) {
-        let at = Number.NaN;
+        let record: { at?: unknown; voters?: unknown } = {};
         try {
-          at = Number((JSON.parse(new TextDecoder().decode(entry.value)) as { at?: unknown }).at);
+          record = JSON.parse(new TextDecoder().decode(entry.value)) as typeof record;
         } catch {
-          // an unreadable record counts as stale
+          // an unreadable record counts as stale, with no voter count
         }
-        out.set(new TextDecoder().decode(entry.key).slice(LEAVE_PREFIX.length), at);
+        const voters = Number(record.voters);
+        out.set(new TextDecoder().decode(entry.key).slice(LEAVE_PREFIX.length), {
+          at: Number(record.at),
+          voters: Number.isSafeInteger(voters) && voters > 0 && voters <= 64 ? voters : undefined,
+        });
       }
       return out;
     };
     const leaving = (): Set<string> => new Set(leaveRecords().keys());
     const staleLeaves = (): Set<string> =>
       new Set(
-        [...leaveRecords()].filter(([, at]) => !(Date.now() - at < LEAVE_GRACE_MS)).map(([member]) => member),
+        [...leaveRecords()]
+          .filter(([, record]) => !(Date.now() - record.at < LEAVE_GRACE_MS))
+          .map(([member]) => member),
       );
+    const votersAtLeave = (): Map<string, number> => {
+      const out = new Map<string, number>();
+      for (const [member, record] of leaveRecords())
+        if (record.voters !== undefined) out.set(member, record.voters);
+      return out;
+    };
     const autopilot = new RaftAutopilot({
       raft,
       leaving,
       staleLeaves,
+      votersAtLeave,
       candidates: () => gossip.candidates(),
       targetVoters: config.raft.voters,
       clearLeave: (member) => kv.delete(`${LEAVE_PREFIX}${member}`),
@@ -519,7 +532,12 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       if (self?.voter === true && conf.some((m) => !m.voter && aliveIds.has(m.id))) {
         // A replacement exists: ask the leader to promote it and remove this voter, and wait (bounded).
         await bounded(
-          raft.propose(kv.put(`${LEAVE_PREFIX}${id}`, JSON.stringify({ at: Date.now(), reason }))),
+          raft.propose(
+            kv.put(
+              `${LEAVE_PREFIX}${id}`,
+              JSON.stringify({ at: Date.now(), reason, voters: conf.filter((m) => m.voter).length }),
+            ),
+          ),
           5_000,
         ).catch(() => {});
         const deadline = Date.now() + 10_000;

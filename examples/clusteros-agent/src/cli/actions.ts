@@ -8,17 +8,18 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ActionResponse, ErrorResponse } from '@clusteros/dashboard';
-import { isConfigError, loadConfig, MAX_SECRET_FILE_BYTES, MIN_TOKEN_LENGTH } from '../config/index.js';
+import { MAX_SECRET_FILE_BYTES, MIN_TOKEN_LENGTH } from '../config/index.js';
 import { parseApiUrl, parseFlags, parseTimeout, quote, UsageError } from './args.js';
 import { AgentUnreachableError, type FetchLike, oneLine, parseJson, request } from './http.js';
 import { DEFAULT_CONFIG_PATH } from './info.js';
 import { block, cell, type Writer } from './output.js';
-import { DEFAULT_API } from './status.js';
+import { apiFromConfig, DEFAULT_API, loadConfigForCli } from './status.js';
 
 /** Default `--timeout` of the actions, ms (a handoff waits for the role to move). */
 export const DEFAULT_ACTION_TIMEOUT_MS = 30_000;
 
-const COMMON = `  --api URL          the agent's dashboard (default ${DEFAULT_API})
+const COMMON = `  --api URL          the agent's dashboard (default: the config's dashboard address when
+                     the token comes from a config, else ${DEFAULT_API})
   --token-file FILE  read the dashboard token from FILE
   --config FILE      or read it from this config's dashboard.token_file
                      (default ${DEFAULT_CONFIG_PATH} when neither is given)
@@ -56,8 +57,11 @@ interface Io {
   readonly fetch: FetchLike;
 }
 
-/** A token that cannot be used: a usage problem (exit 2), reported without the token. */
-async function readToken(values: ReadonlyMap<string, string>): Promise<string> {
+/**
+ * The token, and the dashboard address when it came from a config. A token that cannot be used is
+ * a usage problem (exit 2), reported without the token.
+ */
+async function readToken(values: ReadonlyMap<string, string>): Promise<{ token: string; api?: string }> {
   const tokenFile = values.get('--token-file');
   const configPath = values.get('--config');
   if (tokenFile !== undefined && configPath !== undefined)
@@ -82,23 +86,14 @@ async function readToken(values: ReadonlyMap<string, string>): Promise<string> {
       throw new UsageError(
         `--token-file ${quote(path)} holds no token of at least ${MIN_TOKEN_LENGTH} characters`,
       );
-    return text;
+    return { token: text };
   }
   const path = configPath ?? DEFAULT_CONFIG_PATH;
-  let token: string | undefined;
-  try {
-    token = (await loadConfig(path)).dashboard.token?.reveal();
-  } catch (error) {
-    if (!isConfigError(error)) throw error;
-    const first = error.issues[0];
-    const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problems)` : '';
-    throw new UsageError(
-      `invalid configuration ${error.source}: ${first === undefined ? 'unusable' : oneLine(`${first.path === '' ? '' : `${first.path}: `}${first.message}`)}${more}`,
-    );
-  }
+  const config = await loadConfigForCli(path);
+  const token = config.dashboard.token?.reveal();
   if (token === undefined)
     throw new UsageError(`${resolve(path)} sets no dashboard.token_file (give --token-file)`);
-  return token;
+  return { token, api: apiFromConfig(config) };
 }
 
 /** `text` with every occurrence of `token` replaced by `[redacted]`. */
@@ -112,12 +107,12 @@ async function act(
   io: Io,
   describe: (detail: Readonly<Record<string, string | number | boolean | null>>) => string,
 ): Promise<number> {
-  const api = parseApiUrl('--api', args.values.get('--api') ?? DEFAULT_API);
   const timeoutMs = parseTimeout(
     '--timeout',
     args.values.get('--timeout') ?? String(DEFAULT_ACTION_TIMEOUT_MS),
   );
-  const token = await readToken(args.values);
+  const { token, api: configApi } = await readToken(args.values);
+  const api = parseApiUrl('--api', args.values.get('--api') ?? configApi ?? DEFAULT_API);
   const url = `${api}${path}`;
   const answer = await request(io.fetch, url, {
     method: 'POST',

@@ -8,22 +8,31 @@
  * else is degraded (exit 1). No answer, or one that is not a valid status, is exit 2.
  */
 import { StatusResponse } from '@clusteros/dashboard';
+import { type AgentConfig, isConfigError, loadConfig } from '../config/index.js';
 import { parseApiUrl, parseFlags, parseTimeout, quote, UsageError } from './args.js';
 import { AgentUnreachableError, type FetchLike, oneLine, parseJson, request } from './http.js';
 import { block, cell, table, type Writer } from './output.js';
 
 /** The dashboard the CLI asks when `--api` is not given. */
 export const DEFAULT_API = 'http://127.0.0.1:9090';
+/** The dashboard URL a config describes (a wildcard bind is asked on loopback). */
+export function apiFromConfig(config: AgentConfig): string {
+  const bind = config.dashboard.bind;
+  const host = bind === '0.0.0.0' ? '127.0.0.1' : bind === '::' ? '::1' : bind;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.dashboard.port}`;
+}
+
 /** Default `--timeout` of `status`, ms. */
 export const DEFAULT_STATUS_TIMEOUT_MS = 5000;
 
 /** Help text of `node-agent status`. */
-export const STATUS_USAGE = `usage: node-agent status [--api URL] [--json] [--timeout MS]
+export const STATUS_USAGE = `usage: node-agent status [--api URL | --config FILE] [--json] [--timeout MS]
 
 Asks the running agent's dashboard (GET /api/v1/status) for this node's state and prints its
 identity, network, Raft leadership, roles (running / healthy / leader) and discovery.
 
   --api URL      the agent's dashboard (default ${DEFAULT_API})
+  --config FILE  or the dashboard address (dashboard.bind and port) of this config
   --json         print the API's answer as it came
   --timeout MS   give up after MS milliseconds (default ${DEFAULT_STATUS_TIMEOUT_MS})
   -h, --help     show this help
@@ -31,6 +40,20 @@ identity, network, Raft leadership, roles (running / healthy / leader) and disco
 Exit status: 0 healthy (every role healthy or not-installed, and Raft has a leader), 1 degraded (anything else,
 including sections the agent reports as unavailable or failed), 2 the agent is unreachable or
 its answer is not a valid status, or bad arguments.`;
+
+/** Loads a config for a command that needs only part of it; an unusable one is a usage error (exit 2). */
+export async function loadConfigForCli(path: string): Promise<AgentConfig> {
+  try {
+    return await loadConfig(path);
+  } catch (error) {
+    if (!isConfigError(error)) throw error;
+    const first = error.issues[0];
+    const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problems)` : '';
+    throw new UsageError(
+      `invalid configuration ${error.source}: ${first === undefined ? 'unusable' : oneLine(`${first.path === '' ? '' : `${first.path}: `}${first.message}`)}${more}`,
+    );
+  }
+}
 
 type Status = StatusResponse;
 type Section = Status[keyof Status];
@@ -138,10 +161,22 @@ export async function runStatus(
   argv: readonly string[],
   io: { stdout: Writer; stderr: Writer; fetch: FetchLike },
 ): Promise<number> {
-  const args = parseFlags(argv, { '--api': 'string', '--json': 'boolean', '--timeout': 'string' });
+  const args = parseFlags(argv, {
+    '--api': 'string',
+    '--config': 'string',
+    '--json': 'boolean',
+    '--timeout': 'string',
+  });
   if (args.positionals.length > 0)
     throw new UsageError(`unexpected argument ${quote(args.positionals[0] ?? '')}`);
-  const api = parseApiUrl('--api', args.values.get('--api') ?? DEFAULT_API);
+  const configPath = args.values.get('--config');
+  if (configPath !== undefined && args.values.has('--api'))
+    throw new UsageError('give --api or --config, not both');
+  const api = parseApiUrl(
+    '--api',
+    args.values.get('--api') ??
+      (configPath === undefined ? DEFAULT_API : apiFromConfig(await loadConfigForCli(configPath))),
+  );
   const timeoutMs = parseTimeout(
     '--timeout',
     args.values.get('--timeout') ?? String(DEFAULT_STATUS_TIMEOUT_MS),
