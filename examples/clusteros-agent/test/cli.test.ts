@@ -109,6 +109,14 @@ function fakeSources(options: FakeOptions = {}): DashboardSources {
                 since: null,
                 detail: 'not-installed: k3s not found',
               },
+              'slurm-worker-next': {
+                running: false,
+                healthy: false,
+                leader: false,
+                since: null,
+                detail:
+                  'not-managed: slurmd, munged installed, but this agent version does not run the role yet',
+              },
             }
           : {}),
       }),
@@ -622,6 +630,7 @@ test('status: a role whose software is not installed is listed but leaves the no
     const r = await run(['status', '--api', server.url]);
     assert.is(r.code, 0, r.stdout);
     assert.match(r.stdout, /k3s-server\s+no\s+no\s+no\s+not-installed: k3s not found/);
+    assert.match(r.stdout, /slurm-worker-next\s+no\s+no\s+no\s+not-managed: slurmd/);
     assert.match(r.stdout, /status: healthy/);
   });
   // Control: an unhealthy role that is installed still makes the node degraded.
@@ -630,6 +639,7 @@ test('status: a role whose software is not installed is listed but leaves the no
     assert.is(r.code, 1);
     assert.match(r.stdout, /role slurm-controller unhealthy/);
     assert.not.match(r.stdout, /role k3s-server unhealthy/);
+    assert.not.match(r.stdout, /role slurm-worker-next unhealthy/);
   });
 });
 

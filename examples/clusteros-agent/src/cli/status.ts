@@ -4,7 +4,8 @@
  *
  * Healthy (exit 0) means: the node, network, discovery, leadership and roles sections all have
  * data, Raft has a leader, and every role on this node is healthy (a role reported
- * `not-installed` — its software is not on this machine — is listed but does not count). Anything
+ * `not-installed` or `not-managed` — its software is missing, or this agent version does not run
+ * it — is listed but does not count). Anything
  * else is degraded (exit 1). No answer, or one that is not a valid status, is exit 2.
  */
 import { StatusResponse } from '@clusteros/dashboard';
@@ -37,7 +38,7 @@ identity, network, Raft leadership, roles (running / healthy / leader) and disco
   --timeout MS   give up after MS milliseconds (default ${DEFAULT_STATUS_TIMEOUT_MS})
   -h, --help     show this help
 
-Exit status: 0 healthy (every role healthy or not-installed, and Raft has a leader), 1 degraded (anything else,
+Exit status: 0 healthy (every role healthy, not-installed or not-managed, and Raft has a leader), 1 degraded (anything else,
 including sections the agent reports as unavailable or failed), 2 the agent is unreachable or
 its answer is not a valid status, or bad arguments.`;
 
@@ -83,9 +84,10 @@ export function problems(status: Status): string[] {
   }
   if (isData(status.leadership) && status.leadership.raft_leader === null) out.push('Raft has no leader');
   if (isData(status.roles))
-    // A role whose software is not on this machine is shown, but is not a fault of the node.
+    // A role this node cannot run (its software is missing, or this agent version does not run
+    // it yet) is shown, but is not a fault of the node.
     for (const [role, info] of Object.entries(status.roles))
-      if (!info.healthy && !info.detail.startsWith('not-installed'))
+      if (!info.healthy && !/^not-(installed|managed)\b/.test(info.detail))
         out.push(`role ${oneLine(role, 64)} unhealthy`);
   return out;
 }

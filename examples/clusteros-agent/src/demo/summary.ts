@@ -57,14 +57,18 @@ export function summaryLine(name: string, view: NodeView): string {
     .filter(([role]) => role !== 'raft')
     .map(([role, holder]) => `${role}=${holder ?? 'none'}`)
     .sort();
-  const notInstalled = Object.entries(view.roles)
-    .filter(([, info]) => info.detail.startsWith('not-installed'))
-    .map(([role]) => role)
-    .sort();
+  const unavailable = (kind: string): string[] =>
+    Object.entries(view.roles)
+      .filter(([, info]) => info.detail.startsWith(`${kind}:`))
+      .map(([role]) => role)
+      .sort();
+  const notInstalled = unavailable('not-installed');
+  const notManaged = unavailable('not-managed');
   return [
     `${name}: members ${view.alive}/${view.members}`,
     `raft leader ${view.raftLeader ?? 'none'} (term ${view.term})`,
     holders.length === 0 ? 'no singleton holders yet' : `holders ${holders.join(' ')}`,
     ...(notInstalled.length === 0 ? [] : [`not-installed ${notInstalled.join(',')}`]),
+    ...(notManaged.length === 0 ? [] : [`not-managed ${notManaged.join(',')}`]),
   ].join(' · ');
 }
