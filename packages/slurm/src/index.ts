@@ -1,0 +1,17 @@
+/**
+ * `@clusteros/slurm`: the building blocks of ClusterOS's SLURM roles.
+ *
+ * - `slurm.conf`, `gres.conf` and `cgroup.conf` rendered from a typed cluster model, every value
+ *   validated so that nothing in the model can break or extend the files;
+ * - parsers for `squeue --json`, `sinfo --json`, `scontrol -o show`, `scontrol ping` and
+ *   `sacct -P` (SLURM 22.05), with the quirks of that version handled;
+ * - the cluster's munge key: creation, a value that never prints, and a private key file.
+ *
+ * The `slurm-controller` and `slurm-worker` roles (daemon supervision and the controller handoff)
+ * build on these.
+ *
+ * @packageDocumentation
+ */
+export * from './conf/index.js';
+export * from './munge/index.js';
+export * from './parse/index.js';
