@@ -5,7 +5,9 @@
  *   validated so that nothing in the model can break or extend the files;
  * - parsers for `squeue --json`, `sinfo --json`, `scontrol -o show`, `scontrol ping` and
  *   `sacct -P` (SLURM 22.05), with the quirks of that version handled;
- * - the cluster's munge key: creation, a value that never prints, and a private key file.
+ * - the cluster's munge key: creation, a value that never prints, and a private key file;
+ * - starting munged, slurmctld and slurmd in the foreground and waiting, bounded, until each
+ *   serves, with failures reported from the daemons' own logs; client commands with timeouts.
  *
  * The `slurm-controller` and `slurm-worker` roles (daemon supervision and the controller handoff)
  * build on these.
@@ -13,5 +15,6 @@
  * @packageDocumentation
  */
 export * from './conf/index.js';
+export * from './daemons/index.js';
 export * from './munge/index.js';
 export * from './parse/index.js';
