@@ -7,7 +7,9 @@
  *   `sacct -P` (SLURM 22.05), with the quirks of that version handled;
  * - the cluster's munge key: creation, a value that never prints, and a private key file;
  * - starting munged, slurmctld and slurmd in the foreground and waiting, bounded, until each
- *   serves, with failures reported from the daemons' own logs; client commands with timeouts.
+ *   serves, with failures reported from the daemons' own logs; client commands with timeouts;
+ * - the stable controller address (a managed hosts-file block) and the controller's state packed
+ *   and unpacked for handoffs.
  *
  * The `slurm-controller` and `slurm-worker` roles (daemon supervision and the controller handoff)
  * build on these.
@@ -16,5 +18,7 @@
  */
 export * from './conf/index.js';
 export * from './daemons/index.js';
+export * from './hosts/index.js';
 export * from './munge/index.js';
 export * from './parse/index.js';
+export * from './state/index.js';
