@@ -10,20 +10,11 @@ import { decodeWaitStatus } from '../src/parse/exit-code.js';
 import { SLURM_OUTPUT_MAX_CHARS } from '../src/parse/limits.js';
 import { parseExitCode, parseSacctParsable } from '../src/parse/sacct.js';
 import { parseSqueueJson } from '../src/parse/squeue.js';
+import { parseError } from './support/parse-error.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 const SACCT = fixture('sacct-parsable.txt');
 const FIELDS = ['JobID', 'State', 'ExitCode', 'Start', 'End', 'NodeList'] as const;
-
-function parseError(run: () => unknown): SlurmParseError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof SlurmParseError) return error;
-    throw error;
-  }
-  throw new Error('expected a SlurmParseError, but parsing succeeded');
-}
 
 test('fixture: the header is skipped; jobs and batch steps in sacct order', () => {
   const rows = parseSacctParsable(SACCT, FIELDS);

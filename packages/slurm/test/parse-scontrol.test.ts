@@ -8,21 +8,12 @@ import * as assert from 'uvu/assert';
 import { SlurmParseError } from '../src/parse/errors.js';
 import { SLURM_OUTPUT_MAX_CHARS } from '../src/parse/limits.js';
 import { parseScontrolPing, parseScontrolRecords } from '../src/parse/scontrol.js';
+import { parseError } from './support/parse-error.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 const JOB = fixture('scontrol-show-job.txt');
 const NODE = fixture('scontrol-show-node.txt');
 const PING = fixture('scontrol-ping.txt');
-
-function parseError(run: () => unknown): SlurmParseError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof SlurmParseError) return error;
-    throw error;
-  }
-  throw new Error('expected a SlurmParseError, but parsing succeeded');
-}
 
 function only<T>(list: readonly T[]): T {
   assert.is(list.length, 1);

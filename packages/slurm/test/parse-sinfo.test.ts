@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SlurmParseError } from '../src/parse/errors.js';
 import { parseSinfoJson, type SlurmNodeInfo } from '../src/parse/sinfo.js';
+import { parseError } from './support/parse-error.js';
 
 const FIXTURE = readFileSync(new URL('./fixtures/sinfo.json', import.meta.url), 'utf8');
 
@@ -23,16 +24,6 @@ function firstNode(text: string): SlurmNodeInfo {
   const node = parseSinfoJson(text)[0];
   if (node === undefined) throw new Error('no node parsed');
   return node;
-}
-
-function parseError(run: () => unknown): SlurmParseError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof SlurmParseError) return error;
-    throw error;
-  }
-  throw new Error('expected a SlurmParseError, but parsing succeeded');
 }
 
 test('fixture: node n1, every field', () => {

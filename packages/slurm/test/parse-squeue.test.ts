@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { isSlurmParseError, SlurmParseError } from '../src/parse/errors.js';
 import { SLURM_OUTPUT_MAX_CHARS } from '../src/parse/limits.js';
 import { filterJobs, jobRuntimeSeconds, parseSqueueJson, type SlurmJobInfo } from '../src/parse/squeue.js';
+import { parseError } from './support/parse-error.js';
 
 const FIXTURE = readFileSync(new URL('./fixtures/squeue.json', import.meta.url), 'utf8');
 
@@ -31,16 +32,6 @@ function firstJob(text: string): SlurmJobInfo {
   const job = parseSqueueJson(text)[0];
   if (job === undefined) throw new Error('no job parsed');
   return job;
-}
-
-function parseError(run: () => unknown): SlurmParseError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof SlurmParseError) return error;
-    throw error;
-  }
-  throw new Error('expected a SlurmParseError, but parsing succeeded');
 }
 
 const byId = (jobs: readonly SlurmJobInfo[], id: number): SlurmJobInfo => {
