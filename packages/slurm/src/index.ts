@@ -1,6 +1,7 @@
 /**
  * `@clusteros/slurm`: the building blocks of ClusterOS's SLURM roles.
  *
+ * - which ClusterOS members become SLURM nodes, and how (`slurmNodesFromMembers`);
  * - `slurm.conf`, `gres.conf` and `cgroup.conf` rendered from a typed cluster model, every value
  *   validated so that nothing in the model can break or extend the files;
  * - parsers for `squeue --json`, `sinfo --json`, `scontrol -o show`, `scontrol ping` and
@@ -16,6 +17,7 @@
  *
  * @packageDocumentation
  */
+export * from './cluster/index.js';
 export * from './conf/index.js';
 export * from './daemons/index.js';
 export * from './hosts/index.js';

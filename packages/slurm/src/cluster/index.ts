@@ -1,0 +1,7 @@
+/** From ClusterOS members to SLURM nodes. */
+export {
+  SLURM_WORKER_ROLE,
+  type SlurmMember,
+  type SlurmNodeSelection,
+  slurmNodesFromMembers,
+} from './nodes.js';
