@@ -1,5 +1,6 @@
 /** From ClusterOS members to SLURM nodes. */
 export {
+  type SkippedMember,
   SLURM_WORKER_ROLE,
   type SlurmMember,
   type SlurmNodeSelection,

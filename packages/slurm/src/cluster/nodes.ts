@@ -34,18 +34,26 @@ export interface SlurmMember {
   readonly gpus: number;
 }
 
+/** A member that runs the worker role but cannot be a SLURM node. */
+export interface SkippedMember {
+  /** Its id. */
+  readonly id: string;
+  /** Why it cannot be a node. */
+  readonly reason: string;
+}
+
 /** The nodes for `slurm.conf`, and the members that could not be nodes with why. */
 export interface SlurmNodeSelection {
   /** SLURM nodes, sorted by name. */
   readonly nodes: SlurmNodeSpec[];
   /** Members that run the worker role but cannot be SLURM nodes, with the reason. */
-  readonly skipped: { readonly id: string; readonly reason: string }[];
+  readonly skipped: SkippedMember[];
 }
 
 /** Selects and maps the members (see the module comment). */
 export function slurmNodesFromMembers(members: readonly SlurmMember[]): SlurmNodeSelection {
   const nodes: SlurmNodeSpec[] = [];
-  const skipped: { id: string; reason: string }[] = [];
+  const skipped: SkippedMember[] = [];
   const seen = new Set<string>();
   for (const member of [...members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     if (!member.alive || !member.roles.includes(SLURM_WORKER_ROLE)) continue;
