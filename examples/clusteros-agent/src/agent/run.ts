@@ -134,6 +134,9 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
 
 /** Races `promise` against a timeout; resolves `undefined` on timeout (never rejects on it). */
 async function bounded<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  // Past the bound nobody waits for it any more; its late failure (e.g. RaftStoppedError once
+  // Raft stops) must not surface as an unhandled rejection that kills the process mid-shutdown.
+  promise.catch(() => {});
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
