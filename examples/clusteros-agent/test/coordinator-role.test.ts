@@ -412,4 +412,15 @@ test('stop waits for a round in progress, and no round runs after it', async () 
   assert.is(store.get(`${NODE_REGISTRY_PREFIX}n3`), undefined);
 });
 
+test('a run whose context is aborted stops reporting itself as coordinating', async () => {
+  const role = new CoordinatorRole({ store: new FakeStore(), now: () => T0, intervalMs: 5 });
+  const { ctx, controller } = context([alpha]);
+  await role.start(ctx);
+  assert.is(role.status().running, true);
+  controller.abort();
+  await until(() => !role.status().running, 'the role notices the aborted run');
+  assert.is(role.status().leader, false);
+  assert.is(role.status().detail, 'standby');
+});
+
 test.run();

@@ -100,7 +100,14 @@ export class CoordinatorRole implements Role {
 
   #schedule(ctx: RoleContext): void {
     this.#timer = setTimeout(() => {
-      if (!this.#running || ctx.signal.aborted) return;
+      if (!this.#running) return;
+      if (ctx.signal.aborted) {
+        // The run this context belongs to is over (the manager gave up on it): stop saying
+        // "coordinating" when nothing coordinates any more.
+        this.#running = false;
+        this.#since = this.#now();
+        return;
+      }
       this.#inFlight = this.#round(ctx).catch((error: unknown) => {
         this.#lastError = error instanceof Error ? error.message : String(error);
         ctx.logger.warn({ role: this.name, error: this.#lastError }, 'coordinator round failed');
