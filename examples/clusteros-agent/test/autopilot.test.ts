@@ -377,18 +377,25 @@ function autopilot(
   return { pilot, logger };
 }
 
-test('RaftAutopilot: grows a lone leader to 3 voters, one change per round, then stays put', async () => {
-  const raft = new FakeRaft();
-  const { pilot, logger } = autopilot(raft, { candidates: () => ['a', 'b', 'c'].map((id) => cand(id)) });
+/**
+ * Runs the autopilot until it has made `changes` changes and then five more rounds with nothing
+ * to do (so an extra change would have happened by then), and stops it.
+ */
+async function runUntilSettled(pilot: RaftAutopilot, raft: FakeRaft, changes: number): Promise<void> {
   pilot.start();
   try {
-    await until(() => pilot.changes === 4, 'four changes');
-    // Several more rounds with nothing to do.
+    await until(() => pilot.changes === changes, `${changes} changes`);
     const reads = raft.roleReads;
     await until(() => raft.roleReads >= reads + 5, 'five idle rounds');
   } finally {
     await pilot.stop();
   }
+}
+
+test('RaftAutopilot: grows a lone leader to 3 voters, one change per round, then stays put', async () => {
+  const raft = new FakeRaft();
+  const { pilot, logger } = autopilot(raft, { candidates: () => ['a', 'b', 'c'].map((id) => cand(id)) });
+  await runUntilSettled(pilot, raft, 4);
   assert.equal(
     raft.calls.map((c) => `${c.op} ${c.id}`),
     ['addLearner b', 'addLearner c', 'promote b', 'promote c'],
@@ -496,14 +503,7 @@ test('RaftAutopilot: removes a departing voter after promoting its replacement, 
     leaving.delete(new TextDecoder().decode(command).replace(/^clear:/, ''));
     return result;
   };
-  pilot.start();
-  try {
-    await until(() => pilot.changes === 3, 'three changes');
-    const reads = raft.roleReads;
-    await until(() => raft.roleReads >= reads + 5, 'five idle rounds');
-  } finally {
-    await pilot.stop();
-  }
+  await runUntilSettled(pilot, raft, 3);
   assert.equal(
     raft.calls.map((c) => `${c.op} ${c.id}`),
     ['promote d', 'removeServer c', 'propose clear:c'],

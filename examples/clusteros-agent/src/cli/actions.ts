@@ -12,8 +12,9 @@ import { MAX_SECRET_FILE_BYTES, MIN_TOKEN_LENGTH } from '../config/index.js';
 import { parseApiUrl, parseFlags, parseTimeout, quote, UsageError } from './args.js';
 import { AgentUnreachableError, type FetchLike, oneLine, parseJson, request } from './http.js';
 import { DEFAULT_CONFIG_PATH } from './info.js';
+import { apiFromConfig, loadConfigForCli } from './load-config.js';
 import { block, cell, type Writer } from './output.js';
-import { apiFromConfig, DEFAULT_API, loadConfigForCli } from './status.js';
+import { DEFAULT_API } from './status.js';
 
 /** Default `--timeout` of the actions, ms (a handoff waits for the role to move). */
 export const DEFAULT_ACTION_TIMEOUT_MS = 30_000;

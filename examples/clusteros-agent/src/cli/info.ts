@@ -4,8 +4,9 @@
  */
 import { resolve } from 'node:path';
 import { type Capabilities, detectCapabilities } from '../capabilities.js';
-import { type AgentConfig, deriveClusterSecrets, isConfigError, loadConfig } from '../config/index.js';
+import { type AgentConfig, deriveClusterSecrets } from '../config/index.js';
 import { parseFlags, quote, UsageError } from './args.js';
+import { loadConfigOrReport } from './load-config.js';
 import { block, cell, formatBytes, type Writer } from './output.js';
 
 /** Where the config is read from when `--config` is not given. */
@@ -136,14 +137,8 @@ export async function runInfo(
   if (args.positionals.length > 0)
     throw new UsageError(`unexpected argument ${quote(args.positionals[0] ?? '')}`);
   const path = args.values.get('--config') ?? DEFAULT_CONFIG_PATH;
-  let config: AgentConfig;
-  try {
-    config = await loadConfig(path);
-  } catch (error) {
-    if (!isConfigError(error)) throw error;
-    out.stderr.write(`node-agent info: ${error.message}\n`);
-    return 2;
-  }
+  const config = await loadConfigOrReport('info', path, out.stderr);
+  if (config === undefined) return 2;
   const caps = await detectCapabilities({ timeoutMs: 3000 });
   const report = infoReport(resolve(path), config, caps);
   out.stdout.write(args.switches.has('--json') ? `${JSON.stringify(report, null, 2)}\n` : renderInfo(report));

@@ -6,10 +6,11 @@
 import { resolve } from 'node:path';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../agent/logger.js';
 import { AgentStartError, type RunningAgent, startAgent } from '../agent/run.js';
-import { type AgentConfig, isConfigError, loadConfig } from '../config/index.js';
+import type { AgentConfig } from '../config/index.js';
 import { isNetworkNotReadyError } from '../network/provider.js';
 import { parseFlags, quote, UsageError } from './args.js';
 import { DEFAULT_CONFIG_PATH } from './info.js';
+import { loadConfigOrReport } from './load-config.js';
 import type { Writer } from './output.js';
 
 /** Bound on the whole graceful shutdown; past it the process exits 1. */
@@ -52,14 +53,9 @@ export async function runStart(
   if (!(LOG_LEVELS as readonly string[]).includes(level))
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${quote(level)}`);
   const path = args.values.get('--config') ?? DEFAULT_CONFIG_PATH;
-  let config: AgentConfig;
-  try {
-    config = await loadConfig(path);
-  } catch (error) {
-    if (!isConfigError(error)) throw error;
-    out.stderr.write(`node-agent start: ${error.message}\n`);
-    return 2;
-  }
+  const loaded = await loadConfigOrReport('start', path, out.stderr);
+  if (loaded === undefined) return 2;
+  let config: AgentConfig = loaded;
   const dataDir = args.values.get('--data-dir');
   if (dataDir !== undefined) config = { ...config, data_dir: resolve(dataDir) };
 

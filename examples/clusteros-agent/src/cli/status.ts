@@ -9,20 +9,13 @@
  * else is degraded (exit 1). No answer, or one that is not a valid status, is exit 2.
  */
 import { StatusResponse } from '@clusteros/dashboard';
-import { type AgentConfig, isConfigError, loadConfig } from '../config/index.js';
 import { parseApiUrl, parseFlags, parseTimeout, quote, UsageError } from './args.js';
 import { AgentUnreachableError, type FetchLike, oneLine, parseJson, request } from './http.js';
+import { apiFromConfig, loadConfigForCli } from './load-config.js';
 import { block, cell, table, type Writer } from './output.js';
 
 /** The dashboard the CLI asks when `--api` is not given. */
 export const DEFAULT_API = 'http://127.0.0.1:9090';
-/** The dashboard URL a config describes (a wildcard bind is asked on loopback). */
-export function apiFromConfig(config: AgentConfig): string {
-  const bind = config.dashboard.bind;
-  const host = bind === '0.0.0.0' ? '127.0.0.1' : bind === '::' ? '::1' : bind;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${config.dashboard.port}`;
-}
-
 /** Default `--timeout` of `status`, ms. */
 export const DEFAULT_STATUS_TIMEOUT_MS = 5000;
 
@@ -41,20 +34,6 @@ identity, network, Raft leadership, roles (running / healthy / leader) and disco
 Exit status: 0 healthy (every role healthy, not-installed or not-managed, and Raft has a leader), 1 degraded (anything else,
 including sections the agent reports as unavailable or failed), 2 the agent is unreachable or
 its answer is not a valid status, or bad arguments.`;
-
-/** Loads a config for a command that needs only part of it; an unusable one is a usage error (exit 2). */
-export async function loadConfigForCli(path: string): Promise<AgentConfig> {
-  try {
-    return await loadConfig(path);
-  } catch (error) {
-    if (!isConfigError(error)) throw error;
-    const first = error.issues[0];
-    const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problems)` : '';
-    throw new UsageError(
-      `invalid configuration ${error.source}: ${first === undefined ? 'unusable' : oneLine(`${first.path === '' ? '' : `${first.path}: `}${first.message}`)}${more}`,
-    );
-  }
-}
 
 type Status = StatusResponse;
 type Section = Status[keyof Status];
