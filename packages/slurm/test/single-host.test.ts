@@ -9,6 +9,7 @@ import { availableParallelism, hostname, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { SlurmClusterModel } from '../src/conf/model.js';
 import { renderSlurmConf } from '../src/conf/render.js';
 import { runSlurmCommand } from '../src/daemons/command.js';
 import type { SlurmDaemon } from '../src/daemons/daemon.js';
@@ -33,6 +34,24 @@ async function freePortPair(): Promise<number> {
   throw new Error('no two free consecutive ports');
 }
 
+/** The one-node lab's cluster model: everything under `lab`, on ports `base` and `base + 1`. */
+function labModel(lab: string, base: number, controllerHost: string, cpus: number): SlurmClusterModel {
+  return {
+    clusterName: 'ci',
+    controller: { host: controllerHost, address: '127.0.0.1' },
+    nodes: [{ name: 'node1', address: '127.0.0.1', cpus, memoryBytes: totalmem() }],
+    ports: { slurmctld: base, slurmd: base + 1 },
+    paths: {
+      stateSaveLocation: join(lab, 'state'),
+      spoolDir: join(lab, 'spool', '%n'),
+      logDir: join(lab, 'log'),
+      runDir: join(lab, 'run'),
+      mungeSocket: join(lab, 'run', 'munge.sock'),
+    },
+    processTracking: 'linuxproc',
+  };
+}
+
 test('single host: daemons start, jobs complete or fail with their exit codes, slurmctld restarts under a running job', async () => {
   const lab = await mkdtemp(join(tmpdir(), 'clusteros-slurm-'));
   const daemons: SlurmDaemon[] = [];
@@ -44,20 +63,9 @@ test('single host: daemons start, jobs complete or fail with their exit codes, s
     await chmod(lab, 0o755);
     await mkdir(join(lab, 'run'), { mode: 0o755 });
     const base = await freePortPair();
-    const conf = renderSlurmConf({
-      clusterName: 'ci',
-      controller: { host: hostname().split('.')[0] as string, address: '127.0.0.1' },
-      nodes: [{ name: 'node1', address: '127.0.0.1', cpus: availableParallelism(), memoryBytes: totalmem() }],
-      ports: { slurmctld: base, slurmd: base + 1 },
-      paths: {
-        stateSaveLocation: join(lab, 'state'),
-        spoolDir: join(lab, 'spool', '%n'),
-        logDir: join(lab, 'log'),
-        runDir: join(lab, 'run'),
-        mungeSocket: join(lab, 'run', 'munge.sock'),
-      },
-      processTracking: 'linuxproc',
-    });
+    const conf = renderSlurmConf(
+      labModel(lab, base, hostname().split('.')[0] as string, availableParallelism()),
+    );
     await writeFile(slurmConf, conf, { mode: 0o644 });
     await writeMungeKeyFile(join(lab, 'munge', 'munge.key'), MungeKey.generate());
 
@@ -142,7 +150,7 @@ test('a daemon that cannot start is stopped and reported with the error lines of
     try {
       await startMunged({
         keyFile: join(lab, 'munge', 'munge.key'),
-        socket: join(lab, 'run', 'm.sock'),
+        socket: join(lab, 'run', 'munge.sock'),
         dir: join(lab, 'munge'),
       });
       assert.unreachable('munged cannot serve a socket others cannot reach');
@@ -159,29 +167,13 @@ test('a daemon that cannot start is stopped and reported with the error lines of
     for (const dir of ['etc', 'log', 'state']) await mkdir(join(lab, dir), { mode: 0o700 });
     const munged = await startMunged({
       keyFile: join(lab, 'munge', 'munge.key'),
-      socket: join(lab, 'run', 'm.sock'),
+      socket: join(lab, 'run', 'munge.sock'),
       dir: join(lab, 'munge'),
     });
     try {
       const base = await freePortPair();
       const slurmConf = join(lab, 'etc', 'slurm.conf');
-      await writeFile(
-        slurmConf,
-        renderSlurmConf({
-          clusterName: 'ci',
-          controller: { host: 'not-this-host', address: '127.0.0.1' },
-          nodes: [{ name: 'node1', address: '127.0.0.1', cpus: 1, memoryBytes: totalmem() }],
-          ports: { slurmctld: base, slurmd: base + 1 },
-          paths: {
-            stateSaveLocation: join(lab, 'state'),
-            spoolDir: join(lab, 'spool', '%n'),
-            logDir: join(lab, 'log'),
-            runDir: join(lab, 'run'),
-            mungeSocket: join(lab, 'run', 'm.sock'),
-          },
-          processTracking: 'linuxproc',
-        }),
-      );
+      await writeFile(slurmConf, renderSlurmConf(labModel(lab, base, 'not-this-host', 1)));
       try {
         await startSlurmctld(
           slurmConf,

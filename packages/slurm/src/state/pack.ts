@@ -679,7 +679,12 @@ async function writeTree(
   await finishDirectory(temp, parsed.rootMode, parsed.rootMtimeMs);
 }
 
-async function finishDirectory(path: string, mode: number, mtimeMs: number): Promise<void> {
+/** Opens directory `path`, runs `work` on it (an I/O failure is reported as `what`), closes it. */
+async function onDirectory(
+  path: string,
+  what: string,
+  work: (handle: FileHandle) => Promise<void>,
+): Promise<void> {
   let handle: FileHandle;
   try {
     handle = await open(path, 'r');
@@ -687,30 +692,26 @@ async function finishDirectory(path: string, mode: number, mtimeMs: number): Pro
     throw ioError('open directory', path, error);
   }
   try {
-    await handle.chmod(mode);
-    await handle.utimes(new Date(mtimeMs), new Date(mtimeMs));
-    await handle.sync();
+    await work(handle);
   } catch (error) {
-    throw ioError('finish directory', path, error);
+    throw ioError(what, path, error);
   } finally {
     await handle.close().catch(() => {});
   }
 }
 
-async function syncDirectory(path: string): Promise<void> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    throw ioError('open directory', path, error);
-  }
-  try {
+/** Restores a directory's mode and mtime, then fsyncs it. */
+function finishDirectory(path: string, mode: number, mtimeMs: number): Promise<void> {
+  return onDirectory(path, 'finish directory', async (handle) => {
+    await handle.chmod(mode);
+    await handle.utimes(new Date(mtimeMs), new Date(mtimeMs));
     await handle.sync();
-  } catch (error) {
-    throw ioError('fsync directory', path, error);
-  } finally {
-    await handle.close().catch(() => {});
-  }
+  });
+}
+
+/** Fsyncs a directory (after renames in it). */
+function syncDirectory(path: string): Promise<void> {
+  return onDirectory(path, 'fsync directory', (handle) => handle.sync());
 }
 
 async function renameOrFail(from: string, to: string): Promise<void> {
