@@ -7,7 +7,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isSlurmParseError, SlurmParseError } from '../src/parse/errors.js';
 import { SLURM_OUTPUT_MAX_CHARS } from '../src/parse/limits.js';
-import { filterJobs, jobRuntimeSeconds, parseSqueueJson, type SlurmJobInfo } from '../src/parse/squeue.js';
+import {
+  filterJobs,
+  jobHasEnded,
+  jobRuntimeSeconds,
+  parseSqueueJson,
+  type SlurmJobInfo,
+} from '../src/parse/squeue.js';
 import { parseError } from './support/parse-error.js';
 
 const FIXTURE = readFileSync(new URL('./fixtures/squeue.json', import.meta.url), 'utf8');
@@ -147,6 +153,28 @@ test('runtime: a non-finite clock is a RangeError', () => {
     () => jobRuntimeSeconds(job, Number.POSITIVE_INFINITY),
     (e: unknown) => e instanceof RangeError,
   );
+});
+
+test('jobHasEnded: final states only; COMPLETING, running and pending jobs have not ended', () => {
+  const states = parseSqueueJson(FIXTURE).map((job) => [job.state, jobHasEnded(job.state)]);
+  assert.equal(states, [
+    ['COMPLETED', true],
+    ['FAILED', true],
+    ['RUNNING', false],
+    ['PENDING', false],
+  ]);
+  for (const state of [
+    'CANCELLED',
+    'TIMEOUT',
+    'NODE_FAIL',
+    'PREEMPTED',
+    'BOOT_FAIL',
+    'DEADLINE',
+    'OUT_OF_MEMORY',
+  ])
+    assert.ok(jobHasEnded(state), state);
+  for (const state of ['COMPLETING', 'CONFIGURING', 'SUSPENDED', 'REQUEUED', 'SPECIAL_EXIT', 'completed', ''])
+    assert.not.ok(jobHasEnded(state), state);
 });
 
 test('filterJobs: squeue --json ignores -j, so select client-side, keeping order', () => {

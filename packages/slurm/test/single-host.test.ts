@@ -16,7 +16,13 @@ import type { SlurmDaemon } from '../src/daemons/daemon.js';
 import { SlurmDaemonError, startMunged, startSlurmctld, startSlurmd } from '../src/daemons/start.js';
 import { waitUntil } from '../src/daemons/wait.js';
 import { MungeKey, writeMungeKeyFile } from '../src/munge/key.js';
-import { filterJobs, jobRuntimeSeconds, parseSqueueJson, type SlurmJobInfo } from '../src/parse/squeue.js';
+import {
+  filterJobs,
+  jobHasEnded,
+  jobRuntimeSeconds,
+  parseSqueueJson,
+  type SlurmJobInfo,
+} from '../src/parse/squeue.js';
 
 async function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -126,7 +132,7 @@ test('single host: daemons start, jobs complete or fail with their exit codes, s
     daemons.push(ctld);
     const after = await waitUntil('the long job completes after the restart', 60_000, async () => {
       const j = await job(long);
-      return j !== undefined && j.state !== 'RUNNING' && j.state !== 'PENDING' ? j : undefined;
+      return j !== undefined && jobHasEnded(j.state) ? j : undefined;
     });
     assert.is(after.state, 'COMPLETED');
     assert.is((await readFile(join(lab, 'jobs', `${long}.out`), 'utf8')).trim(), 'survived');

@@ -14,4 +14,4 @@ export {
 export { parseSacctParsable } from './sacct.js';
 export { parseScontrolPing, parseScontrolRecords, type SlurmControllerPing } from './scontrol.js';
 export { parseSinfoJson, type SlurmNodeInfo } from './sinfo.js';
-export { filterJobs, jobRuntimeSeconds, parseSqueueJson, type SlurmJobInfo } from './squeue.js';
+export { filterJobs, jobHasEnded, jobRuntimeSeconds, parseSqueueJson, type SlurmJobInfo } from './squeue.js';

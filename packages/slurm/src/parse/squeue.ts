@@ -198,6 +198,28 @@ export function jobRuntimeSeconds(
   return Math.max(0, Math.floor(ran));
 }
 
+/** The states a job ends in: it has left its nodes and will not run again unless requeued. */
+const ENDED_STATES: ReadonlySet<string> = new Set([
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'TIMEOUT',
+  'NODE_FAIL',
+  'PREEMPTED',
+  'BOOT_FAIL',
+  'DEADLINE',
+  'OUT_OF_MEMORY',
+]);
+
+/**
+ * Whether a job in `state` has ended for good. `COMPLETING` is not an end: the job's processes
+ * may still be on their nodes (epilog, slow exit), and squeue reports the final state only after
+ * every node confirmed. Wait for this rather than for "not running".
+ */
+export function jobHasEnded(state: string): boolean {
+  return ENDED_STATES.has(state);
+}
+
 /**
  * The jobs whose id — or, for job array tasks, whose array job id — is in `ids`, in their
  * original order. This is what `squeue -j` would have selected; `squeue --json` ignores `-j` in
