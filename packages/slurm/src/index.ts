@@ -23,4 +23,5 @@ export * from './daemons/index.js';
 export * from './hosts/index.js';
 export * from './munge/index.js';
 export * from './parse/index.js';
+export * from './roles/index.js';
 export * from './state/index.js';

@@ -4,7 +4,6 @@
 // and slurmctld restarted under a running job keeps it. Every wait is bounded; the lab is torn
 // down (jobs cancelled, daemons stopped by PID, directory removed) on success and failure.
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { availableParallelism, hostname, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -23,22 +22,7 @@ import {
   parseSqueueJson,
   type SlurmJobInfo,
 } from '../src/parse/squeue.js';
-
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
-  });
-}
-
-async function freePortPair(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 30_000 + 2 * Math.floor(Math.random() * 10_000);
-    if ((await portFree(base)) && (await portFree(base + 1))) return base;
-  }
-  throw new Error('no two free consecutive ports');
-}
+import { freePortPair } from './support/ports.js';
 
 /** The one-node lab's cluster model: everything under `lab`, on ports `base` and `base + 1`. */
 function labModel(lab: string, base: number, controllerHost: string, cpus: number): SlurmClusterModel {

@@ -10,6 +10,7 @@ export {
   isStateArchiveError,
   type PackStateOptions,
   packState,
+  recoverStateDir,
   STATE_ARCHIVE_MAGIC,
   STATE_ARCHIVE_VERSION,
   STATE_PATH_MAX_BYTES,

@@ -774,3 +774,28 @@ async function makeWritable(path: string): Promise<void> {
   const names = await readdir(path).catch(() => [] as string[]);
   for (const name of names) await makeWritable(join(path, name));
 }
+
+/**
+ * Finishes what a crash in the middle of {@link unpackState}'s swap left behind: when `dir` is
+ * missing but `<dir>.previous` exists, the old state is moved back to `dir`. Call it before
+ * starting slurmctld on `dir`. Resolves with whether it moved anything.
+ */
+export async function recoverStateDir(dir: string): Promise<boolean> {
+  const exists = async (path: string): Promise<boolean> =>
+    lstat(path).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return false;
+        throw ioError('inspect', path, error);
+      },
+    );
+  if (await exists(dir)) return false;
+  const previous = `${dir}.previous`;
+  if (!(await exists(previous))) return false;
+  try {
+    await rename(previous, dir);
+  } catch (error) {
+    throw ioError('restore', previous, error);
+  }
+  return true;
+}

@@ -1,0 +1,171 @@
+// The slurm-controller and slurm-worker roles on real daemons on this host, driven the way the
+// role manager drives them: the first controller creates the munge key in the store, publishes
+// the controller record, the worker follows it (slurm.conf, alias, acknowledgement) and starts
+// slurmd; a job runs; the controller ships its state; a handoff to a second controller instance
+// (the same host plays both ends: slurmctld must run on the host slurm.conf names) keeps a
+// running job, which completes with its true run time. Every wait is bounded; the lab is torn
+// down on success and failure.
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { NodeRef } from '@clusteros/roles';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runSlurmCommand } from '../src/daemons/command.js';
+import { waitUntil } from '../src/daemons/wait.js';
+import { mungeKeyFileIsPrivate } from '../src/munge/key.js';
+import { filterJobs, jobHasEnded, parseSqueueJson } from '../src/parse/squeue.js';
+import { SlurmControllerRole } from '../src/roles/controller-role.js';
+import type { SlurmNodeLayout } from '../src/roles/layout.js';
+import { SlurmNodeRuntime } from '../src/roles/node-runtime.js';
+import { decodeShippedState } from '../src/roles/shipped-state.js';
+import { decodeControllerRecord, SLURM_STORE_KEYS } from '../src/roles/store.js';
+import { SlurmWorkerRole } from '../src/roles/worker-role.js';
+import { freePortPair } from './support/ports.js';
+import { MemoryStore, roleContext } from './support/role-harness.js';
+
+async function makeLab(): Promise<{ lab: string; layout: SlurmNodeLayout }> {
+  const lab = await mkdtemp(join(tmpdir(), 'clusteros-slurm-roles-'));
+  // munged refuses a socket whose directories others cannot traverse.
+  await import('node:fs/promises').then((fs) => fs.chmod(lab, 0o755));
+  for (const dir of ['etc', 'log', 'state', 'spool', 'jobs'])
+    await mkdir(join(lab, dir), { recursive: true });
+  const base = await freePortPair();
+  const layout: SlurmNodeLayout = {
+    clusterName: 'roles',
+    confFile: join(lab, 'etc', 'slurm.conf'),
+    paths: {
+      stateSaveLocation: join(lab, 'state', 'slurmctld'),
+      spoolDir: join(lab, 'spool', '%n'),
+      logDir: join(lab, 'log'),
+      runDir: join(lab, 'run'),
+      mungeSocket: join(lab, 'run', 'munge', 'munge.sock'),
+    },
+    ports: { slurmctld: base, slurmd: base + 1 },
+    processTracking: 'linuxproc',
+    mungeKeyFile: join(lab, 'munge-etc', 'munge.key'),
+    mungeDir: join(lab, 'munge-lib'),
+    // The alias goes into a lab hosts file; `localhost` resolves through the machine's own.
+    hostsFile: join(lab, 'etc', 'hosts'),
+    controllerAlias: 'localhost',
+  };
+  return { lab, layout };
+}
+
+const self: NodeRef = {
+  id: 'node1',
+  name: 'node1',
+  address: '127.0.0.1:9090',
+  capabilities: { cpuCores: availableParallelism(), ramBytes: totalmem(), gpus: 0, arch: process.arch },
+  roles: ['slurm-worker', 'slurm-controller'],
+  tags: { ts_ip: '127.0.0.1' },
+};
+
+test('roles on one host: key, record, slurmd, a job, state shipping, and a handoff that keeps a running job', async () => {
+  const { lab, layout } = await makeLab();
+  const store = new MemoryStore();
+  const runtime = new SlurmNodeRuntime({ nodeId: 'node1', store, layout });
+  const worker = new SlurmWorkerRole({ runtime });
+  const first = new SlurmControllerRole({ runtime, shipEveryMs: 300 });
+  const second = new SlurmControllerRole({ runtime, shipEveryMs: 300 });
+  const members = (): NodeRef[] => [self];
+  const workerCtx = roleContext('slurm-worker', self, members);
+  const firstCtx = roleContext('slurm-controller', self, members, 7);
+  const secondCtx = roleContext('slurm-controller', self, members, 8);
+  const slurmConf = layout.confFile;
+  const squeue = async () =>
+    parseSqueueJson((await runSlurmCommand('squeue', ['--json'], { slurmConf })).stdout);
+  try {
+    // The worker cannot start before the cluster has a munge key; the controller creates it.
+    try {
+      await worker.start(workerCtx);
+      assert.unreachable('no munge key yet');
+    } catch (error) {
+      assert.is((error as { reason?: string }).reason, 'no-munge-key');
+    }
+    await first.start(firstCtx);
+    const key = store.get(SLURM_STORE_KEYS.mungeKey);
+    assert.is(key?.byteLength, 1024, 'the first controller created a 1,024-byte munge key');
+    assert.ok(await mungeKeyFileIsPrivate(layout.mungeKeyFile), 'key file written 0400');
+    const record = decodeControllerRecord(store.get(SLURM_STORE_KEYS.controller) as Uint8Array);
+    assert.equal(
+      {
+        token: record.token,
+        seq: record.seq,
+        node: record.node,
+        address: record.address,
+        nodes: record.nodes.map((n) => n.name),
+      },
+      { token: 7, seq: 0, node: 'node1', address: '127.0.0.1', nodes: ['node1'] },
+    );
+    const conf = await readFile(slurmConf, 'utf8');
+    assert.match(conf, new RegExp(`SlurmctldHost=${record.host}\\(localhost\\)`));
+    assert.match(await readFile(layout.hostsFile, 'utf8'), /127\.0\.0\.1\s+localhost/);
+    assert.is(new TextDecoder().decode(store.get(`${SLURM_STORE_KEYS.ackPrefix}node1`)), '7.0');
+
+    await worker.start(workerCtx);
+    await waitUntil('slurmd running', 60_000, async () =>
+      (await worker.health()).healthy && worker.status().detail.startsWith('slurmd pid') ? true : undefined,
+    );
+    assert.ok((await first.health()).healthy);
+
+    const submit = async (script: string): Promise<number> => {
+      const out = await runSlurmCommand(
+        'sbatch',
+        ['--parsable', '-o', join(lab, 'jobs', '%j.out'), '--wrap', script],
+        { slurmConf },
+      );
+      return Number(out.stdout.trim().split(';')[0]);
+    };
+    const job = await submit('sleep 8; echo survived');
+    await waitUntil('the job runs', 30_000, async () =>
+      filterJobs(await squeue(), [job])[0]?.state === 'RUNNING' ? true : undefined,
+    );
+
+    // State shipping: a copy from this holder arrives in the store.
+    const shipped = await waitUntil('a state copy shipped', 10_000, async () => {
+      const bytes = store.get(SLURM_STORE_KEYS.state);
+      return bytes === undefined ? undefined : decodeShippedState(bytes);
+    });
+    assert.equal(
+      [shipped.header.node, shipped.header.token, shipped.header.reason],
+      ['node1', 7, 'periodic'],
+    );
+
+    // Handoff: prepare on the old holder, accept + start on the new one.
+    const started = Date.now();
+    const handoff = await first.prepareHandoff(firstCtx, self);
+    assert.ok(handoff.data.byteLength < 200, 'the handoff carries a checksum, not the state');
+    await second.acceptHandoff(secondCtx, handoff);
+    assert.ok((await second.health()).healthy, 'warm after accept');
+    await first.completeHandoff(firstCtx);
+    await first.stop(firstCtx, 'handed-off');
+    await second.start(secondCtx);
+    const unavailableMs = Date.now() - started;
+    assert.ok(unavailableMs < 10_000, `controller back in ${unavailableMs} ms`);
+    if (process.env.TEST_VERBOSE) console.log(`handoff: controller unavailable for ${unavailableMs} ms`);
+    const after = decodeControllerRecord(store.get(SLURM_STORE_KEYS.controller) as Uint8Array);
+    assert.is(after.token, 8, 'the new holder published its record');
+    assert.is(decodeShippedState(store.get(SLURM_STORE_KEYS.state) as Uint8Array).header.reason, 'handoff');
+
+    const done = await waitUntil('the job completes after the handoff', 60_000, async () => {
+      const j = filterJobs(await squeue(), [job])[0];
+      return j !== undefined && jobHasEnded(j.state) ? j : undefined;
+    });
+    assert.is(done.state, 'COMPLETED');
+    assert.is(done.exitCode.code, 0);
+    assert.is((await readFile(join(lab, 'jobs', `${job}.out`), 'utf8')).trim(), 'survived');
+    assert.equal([...workerCtx.failures, ...firstCtx.failures, ...secondCtx.failures], []);
+  } finally {
+    await runSlurmCommand('scancel', ['--full', '--quiet', '--user=root'], {
+      slurmConf,
+      timeoutMs: 5_000,
+    }).catch(() => {});
+    await worker.stop(workerCtx, 'shutdown');
+    await first.stop(firstCtx, 'shutdown');
+    await second.stop(secondCtx, 'shutdown');
+    await rm(lab, { recursive: true, force: true });
+  }
+});
+
+test.run();
