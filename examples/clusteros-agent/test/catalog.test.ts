@@ -66,13 +66,18 @@ test('roleAvailability: the catalog’s coordinator needs no software and is man
   assert.equal(asked, []);
 });
 
-test('roleAvailability: catalog SLURM/k3s roles are not-managed even with their software installed', async () => {
+test('roleAvailability: SLURM roles are managed with their software; k3s roles are not-managed', async () => {
   const all = finder(['slurmctld', 'slurmd', 'munged', 'k3s']).find;
-  for (const role of ['slurm-controller', 'slurm-worker', 'k3s-server', 'k3s-agent']) {
+  for (const [role, kind] of [
+    ['slurm-controller', 'managed'],
+    ['slurm-worker', 'managed'],
+    ['k3s-server', 'not-managed'],
+    ['k3s-agent', 'not-managed'],
+  ] as const) {
     const catalogEntry = ROLE_CATALOG[role];
     assert.ok(catalogEntry !== undefined, role);
     const availability = await roleAvailability(catalogEntry, all);
-    assert.is(availability.kind, 'not-managed', role);
+    assert.is(availability.kind, kind, role);
   }
   const controller = ROLE_CATALOG['slurm-controller'];
   assert.ok(controller !== undefined);

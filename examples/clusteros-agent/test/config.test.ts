@@ -93,6 +93,13 @@ test('the full fixture: every value as written, files resolved next to the confi
   });
   assert.is(token?.reveal(), 'test-only-dashboard-token-0123');
   assert.equal(config.merge, { enabled: true, approval: 'auto' });
+  assert.equal(config.slurm, {
+    cluster_name: 'prod-eu',
+    controller_alias: 'slurmctl-eu',
+    process_tracking: 'cgroup',
+    slurmctld_port: 16817,
+    slurmd_port: 16818,
+  });
   assert.is(config.data_dir, resolve(FIXTURES, 'state'));
 });
 
@@ -108,6 +115,13 @@ test('the minimal fixture: every default filled in', async () => {
     raft: { voters: 3, election_timeout_ms: 1000, heartbeat_ms: 100 },
     dashboard: { port: 9090, bind: '127.0.0.1' },
     merge: { enabled: false, approval: 'manual' },
+    slurm: {
+      cluster_name: 'clusteros',
+      controller_alias: 'slurmctl',
+      process_tracking: 'linuxproc',
+      slurmctld_port: 6817,
+      slurmd_port: 6818,
+    },
     data_dir: '/var/lib/clusteros',
   });
   assert.not.ok('token' in config.dashboard);

@@ -1,9 +1,9 @@
 /**
  * The roles this agent knows and the software each one needs, and a probe for that software.
  *
- * `cluster-coordinator` is the agent's own (no software). The SLURM and k3s roles run real
- * daemons; their implementations arrive with `@clusteros/slurm` and `@clusteros/k3s`. Until a
- * role has an implementation here, or when its software is missing, the agent never pretends to
+ * `cluster-coordinator` is the agent's own (no software). The SLURM roles run real daemons through
+ * `@clusteros/slurm`; the k3s roles arrive with `@clusteros/k3s`. Until a role has an
+ * implementation here, or when its software is missing, the agent never pretends to
  * run it: the role is reported `not-installed` (software missing) or `not-managed` (software
  * found, no implementation in this agent) and the node does not compete for it.
  */
@@ -32,13 +32,13 @@ export const ROLE_CATALOG: Readonly<Record<string, CatalogEntry>> = {
     role: 'slurm-controller',
     placement: 'singleton',
     binaries: ['slurmctld', 'munged'],
-    implemented: false,
+    implemented: true,
   },
   'slurm-worker': {
     role: 'slurm-worker',
     placement: 'every-node',
     binaries: ['slurmd', 'munged'],
-    implemented: false,
+    implemented: true,
   },
   'k3s-server': { role: 'k3s-server', placement: 'singleton', binaries: ['k3s'], implemented: false },
   'k3s-agent': { role: 'k3s-agent', placement: 'every-node', binaries: ['k3s'], implemented: false },

@@ -46,6 +46,7 @@ import { COORDINATOR_ROLE, CoordinatorRole } from './coordinator-role.js';
 import { agentDashboardSources } from './dashboard-wiring.js';
 import { GossipView } from './gossip-view.js';
 import { loadPeerCache, savePeerCache } from './peer-cache.js';
+import { slurmRoles, slurmStoreOf } from './slurm-wiring.js';
 import { agentTags, joinHostPort, type RaftState } from './tags.js';
 
 type KvNode = RaftNode<KvResult, KvQuery, KvQueryResult>;
@@ -453,6 +454,15 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
           now: Date.now,
         }),
       );
+    roles.push(
+      ...slurmRoles({
+        id,
+        managed,
+        config,
+        store: slurmStoreOf(raft, machine),
+        logger: log.child({ component: 'slurm' }),
+      }),
+    );
     const selfRef = () =>
       gossip.nodeRefs().find((ref) => ref.id === id) ?? {
         id,

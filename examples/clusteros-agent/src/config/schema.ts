@@ -262,6 +262,33 @@ const mergeSchema = z.strictObject(
   { error: obj },
 );
 
+const SLURM_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const SLURM_NAME_TEXT = "a SLURM cluster name of 1 to 63 lower-case letters, digits, '_' or '-'";
+const ALIAS_RE = /^[a-z][a-z0-9-]{0,62}$/;
+const ALIAS_TEXT = "a host name of 1 to 63 lower-case letters, digits or '-', starting with a letter";
+
+const slurmSchema = z.strictObject(
+  {
+    /** `ClusterName` in slurm.conf (the same on every node). */
+    cluster_name: str(SLURM_NAME_TEXT)
+      .regex(SLURM_NAME_RE, { error: `expected ${SLURM_NAME_TEXT}` })
+      .default('clusteros'),
+    /** The stable controller name every node's hosts file points at the current holder. */
+    controller_alias: str(ALIAS_TEXT)
+      .regex(ALIAS_RE, { error: `expected ${ALIAS_TEXT}` })
+      .default('slurmctl'),
+    /** How job processes are tracked: `cgroup` (confined) or `linuxproc` (works without cgroups). */
+    process_tracking: z
+      .enum(['linuxproc', 'cgroup'], { error: "expected 'linuxproc' or 'cgroup'" })
+      .default('linuxproc'),
+    /** `SlurmctldPort`. */
+    slurmctld_port: port().default(6817),
+    /** `SlurmdPort`. */
+    slurmd_port: port().default(6818),
+  },
+  { error: obj },
+);
+
 /** The whole file. Parse with `parseConfig` (load.ts), which also reads the key and token files. */
 export const agentConfigSchema = z
   .strictObject(
@@ -273,6 +300,7 @@ export const agentConfigSchema = z
       raft: raftSchema.prefault({}),
       dashboard: dashboardSchema.prefault({}),
       merge: mergeSchema.prefault({}),
+      slurm: slurmSchema.prefault({}),
       /** Where the agent keeps its state (Raft log, snapshots); relative to the config file. */
       data_dir: path().default('/var/lib/clusteros'),
     },
