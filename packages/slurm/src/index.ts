@@ -10,7 +10,9 @@
  * - starting munged, slurmctld and slurmd in the foreground and waiting, bounded, until each
  *   serves, with failures reported from the daemons' own logs; client commands with timeouts;
  * - the stable controller address (a managed hosts-file block) and the controller's state packed
- *   and unpacked for handoffs.
+ *   and unpacked for handoffs;
+ * - a cached overview of the cluster (controller, nodes, jobs) for the dashboard, falling back to
+ *   squeue's and sinfo's text forms when their JSON fails.
  *
  * The `slurm-controller` and `slurm-worker` roles (daemon supervision and the controller handoff)
  * build on these.
@@ -25,3 +27,4 @@ export * from './munge/index.js';
 export * from './parse/index.js';
 export * from './roles/index.js';
 export * from './state/index.js';
+export * from './status/index.js';

@@ -171,6 +171,16 @@ test('ping fixture: the primary controller ctl1 is UP', () => {
   assert.equal(parseScontrolPing(PING), [{ controller: 'ctl1', role: 'primary', state: 'UP' }]);
 });
 
+test('ping: the banner scontrol prints when no controller answers is skipped (recorded output)', () => {
+  const text = readFileSync(new URL('./fixtures/scontrol-ping-down.txt', import.meta.url), 'utf8');
+  assert.match(text, /RESTORE SLURMCTLD DAEMON TO SERVICE/);
+  assert.equal(parseScontrolPing(text), [{ controller: 'ci-host', role: 'primary', state: 'DOWN' }]);
+  assert.throws(
+    () => parseScontrolPing('*****\n** RESTORE SLURMCTLD DAEMON TO SERVICE **\n'),
+    /no controller lines/,
+  );
+});
+
 test('ping: primary and backups, in order, UP and DOWN', () => {
   const text = [
     'Slurmctld(primary) at ctl1 is DOWN',

@@ -153,7 +153,7 @@ test('roles on one host: key, record, slurmd, a job, state shipping, and a hando
       return j !== undefined && jobHasEnded(j.state) ? j : undefined;
     });
     assert.is(done.state, 'COMPLETED');
-    assert.is(done.exitCode.code, 0);
+    assert.equal(done.exitCode, { code: 0, signal: 0 });
     assert.is((await readFile(join(lab, 'jobs', `${job}.out`), 'utf8')).trim(), 'survived');
     assert.equal([...workerCtx.failures, ...firstCtx.failures, ...secondCtx.failures], []);
   } finally {

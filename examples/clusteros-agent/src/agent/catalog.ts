@@ -105,7 +105,7 @@ export function availabilityDetail(availability: RoleAvailability): string {
 
 /**
  * This node's services for the dashboard, probed once (at start): `not-installed` when the
- * binary is missing, `stopped` when it is there (this agent version does not run it yet).
+ * binary is missing, `stopped` when it is there; the roles that run a service report it as running.
  */
 export async function probeServices(
   find: (name: string) => Promise<string | null> = findExecutable,
@@ -116,7 +116,7 @@ export async function probeServices(
     out[service] =
       path === null
         ? { state: 'not-installed', detail: `${binary} not found` }
-        : { state: 'stopped', detail: `${path} installed; not run by this agent version` };
+        : { state: 'stopped', detail: `${path} installed; not running on this node` };
   }
   return out;
 }

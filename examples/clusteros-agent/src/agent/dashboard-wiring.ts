@@ -23,6 +23,7 @@ import { NODE_REGISTRY_PREFIX, parseNodeRecord } from './coordinator-role.js';
 import type { GossipView } from './gossip-view.js';
 import { agentMetrics } from './metrics.js';
 import { resourcesSource } from './resources.js';
+import type { SlurmParts } from './slurm-wiring.js';
 
 /** The running parts the dashboard reads. */
 export interface AgentParts {
@@ -44,8 +45,10 @@ export interface AgentParts {
   readonly manager: RoleManager;
   /** Enabled roles and whether each can run here. */
   readonly availability: ReadonlyMap<string, RoleAvailability>;
-  /** This node's services, probed at start. */
-  readonly services: Readonly<Record<string, ServiceInfo>>;
+  /** This node's services: probed at start, with what the roles run now on top. */
+  readonly services: () => Readonly<Record<string, ServiceInfo>>;
+  /** The cluster's SLURM (services section and jobs); absent or undefined when this node runs no SLURM role. */
+  readonly slurm?: Pick<SlurmParts, 'service' | 'jobs'>;
   /** Membership changes the autopilot made. */
   readonly autopilotChanges: () => number;
   /** Asks the agent to leave (the `leave` action). */
@@ -124,7 +127,14 @@ export function agentDashboardSources(parts: AgentParts): DashboardSources {
         return out;
       },
     },
-    services: { local: () => parts.services },
+    services: {
+      local: () => parts.services(),
+      cluster: async () => {
+        const slurm = await parts.slurm?.service();
+        return slurm === undefined ? {} : { slurm };
+      },
+    },
+    ...(parts.slurm === undefined ? {} : { jobs: { slurmJobs: () => parts.slurm?.jobs() ?? [] } }),
     resources: resourcesSource(config.data_dir),
     events: eventsSource(
       {

@@ -454,15 +454,14 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
           now: Date.now,
         }),
       );
-    roles.push(
-      ...slurmRoles({
-        id,
-        managed,
-        config,
-        store: slurmStoreOf(raft, machine),
-        logger: log.child({ component: 'slurm' }),
-      }),
-    );
+    const slurm = slurmRoles({
+      id,
+      managed,
+      config,
+      store: slurmStoreOf(raft, machine),
+      logger: log.child({ component: 'slurm' }),
+    });
+    roles.push(...slurm.roles);
     const selfRef = () =>
       gossip.nodeRefs().find((ref) => ref.id === id) ?? {
         id,
@@ -505,7 +504,8 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         machine,
         manager,
         availability,
-        services,
+        services: () => ({ ...services, ...slurm.services() }),
+        slurm,
         autopilotChanges: () => autopilot.changes,
         requestLeave: () => requestLeave?.(),
       }),

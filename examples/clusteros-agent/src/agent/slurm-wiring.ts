@@ -4,6 +4,7 @@
  * the Raft KV adapted to the store the roles need, and each member's cluster address (its
  * Tailscale IPv4, else the host its Raft transport advertises: the address peers already reach).
  */
+import type { ServiceInfo, SlurmJob, SlurmService } from '@clusteros/dashboard';
 import { type KvResult, type KvStateMachine, kv } from '@clusteros/raft';
 import type { NodeRef, Role } from '@clusteros/roles';
 import {
@@ -13,6 +14,7 @@ import {
   SlurmControllerRole,
   type SlurmLogger,
   SlurmNodeRuntime,
+  SlurmOverviewReader,
   type SlurmStore,
   SlurmWorkerRole,
 } from '@clusteros/slurm';
@@ -76,11 +78,24 @@ export interface SlurmRolesOptions {
   readonly logger: SlurmLogger;
 }
 
+/** The SLURM roles of a node and the daemons they run now. */
+export interface SlurmParts {
+  /** The roles to hand to the role manager (none when the node enables neither). */
+  readonly roles: Role[];
+  /** `munged`, `slurmctld` and `slurmd` as running now, for the dashboard's services (only those this node runs). */
+  services(): Record<string, ServiceInfo>;
+  /** The cluster's SLURM as the dashboard's services section shows it; undefined when this node runs no SLURM role. */
+  service(): Promise<SlurmService | undefined>;
+  /** Every SLURM job SLURM still lists (empty when this node runs no SLURM role or no controller answers). */
+  jobs(): Promise<SlurmJob[]>;
+}
+
 /** The SLURM roles this node runs (none when it enables neither). */
-export function slurmRoles(options: SlurmRolesOptions): Role[] {
+export function slurmRoles(options: SlurmRolesOptions): SlurmParts {
   const wantsController = options.managed.includes(SLURM_CONTROLLER_ROLE);
   const wantsWorker = options.managed.includes(SLURM_WORKER_ROLE);
-  if (!wantsController && !wantsWorker) return [];
+  if (!wantsController && !wantsWorker)
+    return { roles: [], services: () => ({}), service: async () => undefined, jobs: async () => [] };
   const s = options.config.slurm;
   const runtime = new SlurmNodeRuntime({
     nodeId: options.id,
@@ -94,8 +109,44 @@ export function slurmRoles(options: SlurmRolesOptions): Role[] {
       ports: { slurmctld: s.slurmctld_port, slurmd: s.slurmd_port },
     },
   });
-  const roles: Role[] = [];
-  if (wantsWorker) roles.push(new SlurmWorkerRole({ runtime }));
-  if (wantsController) roles.push(new SlurmControllerRole({ runtime, addressOf: clusterAddressOf }));
-  return roles;
+  const worker = wantsWorker ? new SlurmWorkerRole({ runtime }) : undefined;
+  const controller = wantsController
+    ? new SlurmControllerRole({ runtime, addressOf: clusterAddressOf })
+    : undefined;
+  // The dashboard polls; one squeue/sinfo pair every two seconds at most, shared by all readers.
+  const overview = new SlurmOverviewReader({ slurmConf: runtime.confFile, maxAgeMs: 2_000 });
+  // Before this node follows a controller record it has no slurm.conf: nothing to ask.
+  const read = async () => (runtime.record === undefined ? undefined : overview.read());
+  const running = (pid: number | undefined): ServiceInfo | undefined =>
+    pid === undefined ? undefined : { state: 'running', detail: `pid ${pid}` };
+  return {
+    roles: [...(worker === undefined ? [] : [worker]), ...(controller === undefined ? [] : [controller])],
+    services: () => {
+      const out: Record<string, ServiceInfo> = {};
+      const entries: [string, ServiceInfo | undefined][] = [
+        ['munged', running(runtime.status().mungePid)],
+        ['slurmd', running(worker?.slurmdPid)],
+        ['slurmctld', running(controller?.slurmctldPid)],
+      ];
+      for (const [name, info] of entries) if (info !== undefined) out[name] = info;
+      return out;
+    },
+    service: async () => {
+      const now = await read();
+      return {
+        controller: runtime.record?.node ?? null,
+        worker: worker?.slurmdPid !== undefined,
+        nodes_in_partition: now?.nodes.length ?? runtime.record?.nodes.length ?? 0,
+        queued_jobs: now?.jobs.filter((job) => job.state === 'PENDING').length ?? 0,
+      };
+    },
+    jobs: async () =>
+      ((await read())?.jobs ?? []).map((job) => ({
+        id: job.id,
+        name: job.name,
+        state: job.state,
+        user: job.user,
+        runtime_s: job.runtimeSeconds,
+      })),
+  };
 }

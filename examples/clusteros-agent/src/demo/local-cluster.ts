@@ -21,14 +21,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 
-/** The roles every demo node enables: the agent's own, and the SLURM and k3s roles (shown not-installed where their software is missing). */
-export const DEMO_ROLES = [
-  'cluster-coordinator',
-  'slurm-controller',
-  'slurm-worker',
-  'k3s-server',
-  'k3s-agent',
-] as const;
+/**
+ * The roles every demo node enables: the agent's own, and the k3s roles (shown not-installed or
+ * not-managed). Not the SLURM roles: they run real daemons at the host's standard paths, and the
+ * demo's three nodes share one host (the multi-host lab test runs them in network namespaces).
+ */
+export const DEMO_ROLES = ['cluster-coordinator', 'k3s-server', 'k3s-agent'] as const;
 
 /** Most nodes a local cluster runs. */
 export const MAX_LOCAL_NODES = 9;

@@ -1,6 +1,7 @@
 /**
  * Parsers for SLURM 22.05 command output: `squeue --json`, `sinfo --json`, `scontrol -o show
- * job|node`, `scontrol ping` and `sacct -P`. Every parser treats its input as untrusted and either
+ * job|node`, `scontrol ping` and `sacct -P`, and the plain-text forms of squeue and sinfo used when
+ * their JSON fails. Every parser treats its input as untrusted and either
  * returns well-typed values or throws {@link SlurmParseError}.
  */
 export { isSlurmParseError, SlurmParseError } from './errors.js';
@@ -15,3 +16,11 @@ export { parseSacctParsable } from './sacct.js';
 export { parseScontrolPing, parseScontrolRecords, type SlurmControllerPing } from './scontrol.js';
 export { parseSinfoJson, type SlurmNodeInfo } from './sinfo.js';
 export { filterJobs, jobHasEnded, jobRuntimeSeconds, parseSqueueJson, type SlurmJobInfo } from './squeue.js';
+export {
+  parseSinfoText,
+  parseSqueueText,
+  SINFO_TEXT_ARGS,
+  type SlurmJobTextRow,
+  type SlurmNodeTextRow,
+  SQUEUE_TEXT_ARGS,
+} from './text-fallback.js';

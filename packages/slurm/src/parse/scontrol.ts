@@ -112,11 +112,17 @@ export interface SlurmControllerPing {
 }
 
 const PING_LINE = /^Slurmctld\(([A-Za-z][A-Za-z0-9]{0,31})\) at (\S{1,255}) is (UP|DOWN)$/;
+/**
+ * The banner scontrol adds when every controller is down: a line of asterisks, then
+ * `** RESTORE SLURMCTLD DAEMON TO SERVICE **`, then asterisks again.
+ */
+const DOWN_BANNER = /^(\*+|\*\* RESTORE SLURMCTLD DAEMON TO SERVICE \*\*)$/;
 
 /**
  * Parses `scontrol ping`: one `Slurmctld(primary) at ctl1 is UP` line per configured controller,
  * in `SlurmctldHost` order. scontrol answers at once even when no controller is up (and then
- * exits 1), so this is the liveness probe to use; read the state from here, not from the exit
+ * exits 1 and adds a `RESTORE SLURMCTLD DAEMON TO SERVICE` banner, skipped here), so this is the
+ * liveness probe to use; read the state from here, not from the exit
  * code alone.
  *
  * @throws SlurmParseError when a non-blank line has another form, or when there is no controller line.
@@ -126,7 +132,7 @@ export function parseScontrolPing(text: string): SlurmControllerPing[] {
   const result: SlurmControllerPing[] = [];
   for (const { number, text: raw } of outputLines(text)) {
     const line = raw.trim();
-    if (line === '') continue;
+    if (line === '' || DOWN_BANNER.test(line)) continue;
     const match = PING_LINE.exec(line);
     const role = match?.[1];
     const controller = match?.[2];

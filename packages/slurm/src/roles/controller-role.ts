@@ -28,6 +28,7 @@ import type {
   StopReason,
 } from '@clusteros/roles';
 import { type SlurmMember, slurmNodesFromMembers } from '../cluster/nodes.js';
+import { DEFAULT_SLURM_PORTS } from '../conf/model.js';
 import { nodeListChanged, slurmDaemonFiles } from '../conf/render.js';
 import { runSlurmCommand } from '../daemons/command.js';
 import type { SlurmDaemon } from '../daemons/daemon.js';
@@ -35,6 +36,7 @@ import { startSlurmctld } from '../daemons/start.js';
 import { MungeKey } from '../munge/key.js';
 import { packState, recoverStateDir, unpackState } from '../state/pack.js';
 import { SlurmRoleError } from './errors.js';
+import { ControllerForwarder } from './forwarder.js';
 import { modelForRecord, type SlurmNodeRuntime } from './node-runtime.js';
 import { decodeShippedState, encodeShippedState, type ShippedState } from './shipped-state.js';
 import {
@@ -118,6 +120,7 @@ export class SlurmControllerRole implements Role {
   #lastShipped = '';
   #missingSince = new Map<string, number>();
   #lastError: string | undefined;
+  #forwarder: ControllerForwarder | undefined;
 
   /** Creates the role. */
   constructor(options: SlurmControllerRoleOptions) {
@@ -129,6 +132,11 @@ export class SlurmControllerRole implements Role {
     this.#graceMs = options.nodeRemovalGraceMs ?? 30_000;
     this.#ackWaitMs = options.ackWaitMs ?? 3_000;
     this.#now = options.now ?? Date.now;
+  }
+
+  /** The PID of the slurmctld this role runs, or `undefined` when none runs. */
+  get slurmctldPid(): number | undefined {
+    return this.#ctld?.alive === true ? this.#ctld.pid : undefined;
   }
 
   /** The record this holder published last. */
@@ -166,6 +174,7 @@ export class SlurmControllerRole implements Role {
       };
       this.#detail = `publishing controller record ${recordVersion(record)}`;
       await this.#publish(ctx, record);
+      await this.#closeForwarder();
       await this.#startSlurmctld(ctx);
       await this.#reconfigure(ctx);
       this.#serving = true;
@@ -262,7 +271,9 @@ export class SlurmControllerRole implements Role {
 
   /** Writes `record`, applies it here, and waits (bounded) for the other nodes to follow it. */
   async #publish(ctx: RoleContext, record: SlurmControllerRecord): Promise<void> {
-    if (!ctx.isLeader())
+    // During start the manager has not marked the run as running yet (isLeader() is false until
+    // start resolves); the fencing token and the run's signal are what hold then.
+    if (ctx.signal.aborted || (this.#serving && !ctx.isLeader()))
       throw new SlurmRoleError('not-leader', 'lost the slurm-controller lease before publishing');
     await this.#runtime.store.put(SLURM_STORE_KEYS.controller, encodeControllerRecord(record));
     this.#record = record;
@@ -395,6 +406,9 @@ export class SlurmControllerRole implements Role {
   async stop(_ctx: RoleContext, reason: StopReason): Promise<void> {
     this.#running = false;
     await this.#halt();
+    // After a handoff the forwarder keeps serving clients that still use this node's address; it
+    // closes itself after its lifetime.
+    if (reason !== 'handed-off') await this.#closeForwarder();
     this.#accepted = undefined;
     if (this.#acquired) {
       this.#acquired = false;
@@ -432,6 +446,29 @@ export class SlurmControllerRole implements Role {
       : { healthy: false, detail: `scontrol ping: ${ping.stdout.trim() || ping.stderr.trim()}` };
   }
 
+  /** Starts forwarding this node's controller address to `to` (best effort: clients retry anyway). */
+  async #forwardTo(ctx: RoleContext, to: NodeRef): Promise<void> {
+    const here = this.#addressOf(ctx.node);
+    const there = this.#addressOf(to);
+    if (here === undefined || there === undefined || here === there) return;
+    const port = this.#runtime.layout.ports?.slurmctld ?? DEFAULT_SLURM_PORTS.slurmctld;
+    await this.#closeForwarder();
+    try {
+      this.#forwarder = await ControllerForwarder.listen({ host: here, port, target: { host: there, port } });
+    } catch (error) {
+      ctx.logger.warn(
+        { role: this.name, error: (error as Error).message },
+        'cannot forward the old controller address',
+      );
+    }
+  }
+
+  async #closeForwarder(): Promise<void> {
+    const forwarder = this.#forwarder;
+    this.#forwarder = undefined;
+    await forwarder?.close();
+  }
+
   /**
    * Old holder: stop slurmctld (it saves its state on SIGTERM), pack the state, and write it to
    * the store; the handoff carries only its checksum.
@@ -439,6 +476,7 @@ export class SlurmControllerRole implements Role {
   async prepareHandoff(ctx: RoleContext, to: NodeRef): Promise<HandoffState> {
     this.#detail = `handing off to ${to.id}`;
     await this.#halt();
+    await this.#forwardTo(ctx, to);
     const sha = await this.#ship(ctx, 'handoff');
     const data: HandoffData = { sha256: sha };
     return { data: new TextEncoder().encode(JSON.stringify(data)) };
@@ -484,6 +522,7 @@ export class SlurmControllerRole implements Role {
   /** Old holder: the handoff failed before the new holder served; restart slurmctld on this node's own state. */
   async abortHandoff(ctx: RoleContext): Promise<void> {
     if (this.#serving) return;
+    await this.#closeForwarder();
     await this.#startSlurmctld(ctx);
     await this.#reconfigure(ctx);
     this.#serving = true;

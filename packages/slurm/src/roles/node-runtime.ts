@@ -54,6 +54,8 @@ export interface SlurmNodeRuntimeOptions {
 export interface SlurmRuntimeStatus {
   /** munged runs. */
   readonly mungeRunning: boolean;
+  /** munged's PID while it runs. */
+  readonly mungePid: number | undefined;
   /** The controller record this node follows, if any. */
   readonly record: SlurmControllerRecord | undefined;
   /** Records (or keys) read from the store that were invalid and ignored. */
@@ -143,6 +145,7 @@ export class SlurmNodeRuntime {
   status(): SlurmRuntimeStatus {
     return {
       mungeRunning: this.#munged?.alive === true,
+      mungePid: this.#munged?.alive === true ? this.#munged.pid : undefined,
       record: this.#record,
       invalidRecords: this.#invalid,
       lastError: this.#lastError,

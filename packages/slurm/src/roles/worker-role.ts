@@ -49,6 +49,11 @@ export class SlurmWorkerRole implements Role {
     this.#now = options.now ?? Date.now;
   }
 
+  /** The PID of the slurmd this role runs, or `undefined` when none runs. */
+  get slurmdPid(): number | undefined {
+    return this.#slurmd?.alive === true ? this.#slurmd.pid : undefined;
+  }
+
   /** Starts munged (through the runtime) and, once the record lists this node, slurmd. */
   async start(ctx: RoleContext): Promise<void> {
     await this.#runtime.acquire();

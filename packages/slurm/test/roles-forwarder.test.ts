@@ -1,0 +1,117 @@
+// The old holder's forwarder after a handoff: a client that connects to the old controller
+// address before the new controller serves is held, not closed, and reaches the new controller
+// once it listens; its bytes flow both ways; the forwarder gives up on a held connection after
+// its bound, closes itself after its lifetime, and refuses to start on a port in use.
+import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ControllerForwarder } from '../src/roles/forwarder.js';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** An echo server that prefixes replies, standing in for the new slurmctld. */
+async function echoServer(port: number): Promise<Server> {
+  const server = createServer((socket) => socket.on('data', (data) => socket.write(`new:${data}`)));
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  return server;
+}
+
+async function reply(socket: Socket, limitMs: number): Promise<string> {
+  const timer = setTimeout(() => socket.destroy(new Error('no reply in time')), limitMs);
+  try {
+    const [data] = (await once(socket, 'data')) as [Buffer];
+    return data.toString();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test('a connection made before the new controller listens is held and then forwarded', async () => {
+  const [from, to] = [await freePort(), await freePort()];
+  const forwarder = await ControllerForwarder.listen({
+    host: '127.0.0.1',
+    port: from,
+    target: { host: '127.0.0.1', port: to },
+  });
+  let target: Server | undefined;
+  try {
+    const client = connect({ host: '127.0.0.1', port: from });
+    await once(client, 'connect');
+    client.write('ping');
+    const answer = reply(client, 5_000);
+    // The new controller comes up only after the request was sent.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    target = await echoServer(to);
+    assert.is(await answer, 'new:ping');
+    assert.is(forwarder.forwarded, 1);
+    client.destroy();
+  } finally {
+    await forwarder.close();
+    await new Promise((resolve) => (target === undefined ? resolve(undefined) : target.close(resolve)));
+  }
+});
+
+test('a held connection is closed after its bound; the forwarder closes after its lifetime', async () => {
+  const [from, to] = [await freePort(), await freePort()];
+  const forwarder = await ControllerForwarder.listen({
+    host: '127.0.0.1',
+    port: from,
+    target: { host: '127.0.0.1', port: to },
+    connectWaitMs: 300,
+    lifetimeMs: 1_000,
+  });
+  try {
+    const client = connect({ host: '127.0.0.1', port: from });
+    await once(client, 'connect');
+    const started = Date.now();
+    await once(client, 'close');
+    const held = Date.now() - started;
+    assert.ok(held >= 250 && held < 3_000, `held for ${held} ms`);
+    assert.is(forwarder.forwarded, 0);
+    // After its lifetime nothing listens any more.
+    const refused = await new Promise<boolean>((resolve) => {
+      const deadline = Date.now() + 5_000;
+      const attempt = (): void => {
+        const probe = connect({ host: '127.0.0.1', port: from });
+        probe.once('error', () => resolve(true));
+        probe.once('connect', () => {
+          probe.destroy();
+          if (Date.now() > deadline) resolve(false);
+          else setTimeout(attempt, 100);
+        });
+      };
+      attempt();
+    });
+    assert.ok(refused, 'the forwarder closed itself');
+  } finally {
+    await forwarder.close();
+  }
+});
+
+test('it does not start on a port in use (slurmctld still running there)', async () => {
+  const port = await freePort();
+  const busy = await echoServer(port);
+  try {
+    await ControllerForwarder.listen({
+      host: '127.0.0.1',
+      port,
+      target: { host: '127.0.0.1', port: 1 },
+    }).then(
+      () => assert.unreachable('port in use'),
+      (error: NodeJS.ErrnoException) => assert.is(error.code, 'EADDRINUSE'),
+    );
+  } finally {
+    await new Promise((resolve) => busy.close(resolve));
+  }
+});
+
+test.run();
