@@ -10,6 +10,11 @@
 //    a worker measures how long the controller did not answer; no squeue call fails.
 // 3. The holder's host crashes (every process on it killed) with a job running on another
 //    node: a new holder starts from the shipped state and the job completes.
+// 4. A fourth host joins (controlled slurmctld restart) and leaves (drained, removed) while a
+//    job runs elsewhere; the job completes with its true run time.
+// 5. A worker's agent dies and its munged is replaced by one with another key: slurmctld logs
+//    SLURM's own "Protocol authentication error"; the restarted agent takes munged back with the
+//    cluster key and the node runs jobs again.
 //
 // Every wait is bounded; the lab (namespaces, processes, files) is torn down however the test
 // ends.
@@ -39,6 +44,8 @@ const NODE = [
   cli,
 ];
 const NAMES = ['n1', 'n2', 'n3'] as const;
+/** Every address a lab host gets (in order of creation), n4 included. */
+const SEED_IPS = ['10.77.0.10', '10.77.0.11', '10.77.0.12', '10.77.0.13'];
 
 /** An agent process ended: no wait can succeed any more. */
 class AgentExited extends Error {}
@@ -134,7 +141,7 @@ function longestOutage(pingLog: string): number {
   return longest;
 }
 
-test('three agents on namespace hosts: SLURM comes up, a handoff and a host crash keep running jobs', async () => {
+test('three agents on namespace hosts: SLURM up, handoff, host crash, worker join/leave, wrong munge key', async () => {
   const lab = await NetnsLab.create();
   const agents = new Map<string, LabProcess>();
   try {
@@ -147,31 +154,31 @@ test('three agents on namespace hosts: SLURM comes up, a handoff and a host cras
       mode: 0o600,
     });
     await writeFile(join(shared, 'dashboard.token'), 'lab-dashboard-token-0123456789\n', { mode: 0o600 });
-    for (const host of hosts) {
+    const writeConfig = async (host: LabHost): Promise<void> => {
       const config = {
         cluster: { name: 'lab', auth_key_file: 'cluster.key' },
         node: { name: host.name },
-        network: { provider: 'static', bind: host.ip, seeds: [`${h1.ip}:7946`] },
+        network: { provider: 'static', bind: host.ip, seeds: SEED_IPS.map((ip) => `${ip}:7946`) },
         roles: { enabled: ['cluster-coordinator', 'slurm-controller', 'slurm-worker'] },
         dashboard: { bind: host.ip, token_file: 'dashboard.token' },
         slurm: { cluster_name: 'lab' },
         data_dir: '/var/lib/clusteros/data',
       };
       await writeFile(join(shared, `${host.name}.yaml`), stringify(config), { mode: 0o600 });
-    }
-    const startAgent = (host: LabHost): void => {
-      agents.set(
-        host.name,
-        host.spawn([...NODE, 'start', '--config', join(shared, `${host.name}.yaml`)], {
-          logFile: join(shared, `${host.name}.log`),
-        }),
-      );
+    };
+    for (const host of hosts) await writeConfig(host);
+    const exitedAgents = new Set<LabProcess>();
+    const startAgent = (host: LabHost): LabProcess => {
+      const agent = host.spawn([...NODE, 'start', '--config', join(shared, `${host.name}.yaml`)], {
+        logFile: join(shared, `${host.name}.log`),
+      });
+      agents.set(host.name, agent);
+      void agent.exited.then(() => exitedAgents.add(agent));
+      return agent;
     };
     for (const host of hosts) startAgent(host);
-    const exitedAgents = new Set<string>();
-    for (const [name, agent] of agents) void agent.exited.then(() => exitedAgents.add(name));
     const agentsAlive = (): void => {
-      const gone = [...exitedAgents].filter((name) => agents.has(name));
+      const gone = [...agents].filter(([, agent]) => exitedAgents.has(agent)).map(([name]) => name);
       if (gone.length > 0) throw new AgentExited(`agent(s) exited: ${gone.join(', ')}`);
     };
 
@@ -347,6 +354,151 @@ test('three agents on namespace hosts: SLURM comes up, a handoff and a host cras
     assert.is(survived.state, 'COMPLETED', 'the job survived the controller crash');
     assert.is((await readFile(runsOn.path(`/var/log/slurm/job-${longJob}.out`), 'utf8')).trim(), 'survived');
     assert.ok(recoveredMs < 5_000 + 2_000 + 5_000, `controller back in ${recoveredMs} ms`);
+
+    // 4. A worker joins and leaves while a job runs elsewhere: the job is not disturbed.
+    const sinfo = async (host: LabHost) =>
+      parseSinfoJson((await host.run(['sinfo', '--json'], { timeoutMs: 20_000 })).stdout);
+    const n4 = await lab.addHost('n4');
+    await writeConfig(n4);
+    const steadyJob = await submit(survivor, runsOn.name, 'sleep 30; echo steady');
+    await until('the steady job runs', 30_000, async () =>
+      (await jobState(survivor, steadyJob))?.state === 'RUNNING' ? true : undefined,
+    );
+    const joinAt = Date.now();
+    const n4Agent = startAgent(n4);
+    await until(
+      'n4 is an idle SLURM node',
+      90_000,
+      async () => {
+        agentsAlive();
+        return (await sinfo(survivor)).find((n) => n.name === 'n4')?.state === 'idle' ? true : undefined;
+      },
+      500,
+    );
+    console.log(`worker n4 joined: idle ${Date.now() - joinAt} ms after its agent started`);
+    const submittedToN4 = await submit(survivor, 'n4', 'echo on-n4');
+    await until('a job runs on n4', 30_000, async () =>
+      (await jobState(survivor, submittedToN4))?.state === 'COMPLETED' ? true : undefined,
+    );
+    assert.is(
+      (await jobState(survivor, steadyJob))?.state,
+      'RUNNING',
+      'adding a worker did not disturb the running job',
+    );
+    agents.delete('n4');
+    n4Agent.kill('SIGTERM');
+    assert.is(await n4Agent.exited, 0, 'n4 agent stops cleanly');
+    await until(
+      'n4 removed from SLURM after draining',
+      60_000,
+      async () => ((await sinfo(survivor)).some((n) => n.name === 'n4') ? undefined : true),
+      500,
+    );
+    const steady = await until(
+      'the steady job completes',
+      60_000,
+      async () => {
+        const j = await jobState(survivor, steadyJob);
+        return j !== undefined && jobHasEnded(j.state) ? j : undefined;
+      },
+      500,
+    );
+    assert.is(steady.state, 'COMPLETED', 'adding and removing a worker did not disturb the running job');
+    const steadyRuntime = jobRuntimeSeconds(steady, Date.now() / 1000);
+    assert.ok(steadyRuntime >= 30 && steadyRuntime <= 31, `steady job ran ${steadyRuntime} s`);
+
+    // 5. A worker whose munged runs another key: the controller rejects it (SLURM's own error
+    //    in its log); the node's agent takes munged back with the cluster key and the node is idle.
+    const victim = runsOn;
+    const controllerHost = lab.host((await controllerSeenFrom(survivor)) as string);
+    const victimAgent = agents.get(victim.name) as LabProcess;
+    agents.delete(victim.name);
+    // Only the agent's own process: its munged and slurmd stay, as after a crash of the agent.
+    await victim.run(['pkill', '-KILL', '-f', 'cli.ts start']);
+    await victimAgent.exited;
+    // The agent's munged and slurmd outlive it; replace munged with one that has another key.
+    const rogue = await victim.run(
+      [
+        'bash',
+        '-c',
+        [
+          'kill $(cat /var/lib/munge/munged.pid)',
+          'for i in $(seq 1 50); do [ -e /proc/$(cat /var/lib/munge/munged.pid)/comm ] || break; sleep 0.1; done',
+          'dd if=/dev/urandom of=/etc/munge/wrong.key bs=1024 count=1 status=none && chmod 0400 /etc/munge/wrong.key',
+          'munged --key-file=/etc/munge/wrong.key --socket=/run/munge/munge.socket.2 --pid-file=/var/lib/munge/munged.pid --log-file=/var/lib/munge/rogue.log --seed-file=/var/lib/munge/rogue.seed',
+          'scontrol reconfigure || true',
+        ].join(' && '),
+      ],
+      { timeoutMs: 30_000 },
+    );
+    assert.is(rogue.code, 0, `rogue munged: ${rogue.stderr}`);
+    await victim.run(['bash', '-c', 'kill -HUP $(cat /run/slurmd.pid 2>/dev/null) 2>/dev/null; true']);
+    if (process.env.LAB_DEBUG) {
+      const r = await victim.run(
+        [
+          'bash',
+          '-c',
+          'cat /var/lib/munge/munged.pid; ps -e -o pid,comm; scontrol ping; munge -n | unmunge | head -3; tail -5 /var/log/slurm/slurmd-*.log',
+        ],
+        { timeoutMs: 30_000 },
+      );
+      console.log(r.stdout, r.stderr, rogue.stdout, rogue.stderr);
+      console.log(
+        (await readFile(controllerHost.path('/var/log/slurm/slurmctld.log'), 'utf8'))
+          .split('\n')
+          .slice(-15)
+          .join('\n'),
+      );
+    }
+    const rejected = await until(
+      "the controller rejects the node's credentials",
+      60_000,
+      async () => {
+        const log = await readFile(controllerHost.path('/var/log/slurm/slurmctld.log'), 'utf8').catch(
+          () => '',
+        );
+        return log.split('\n').find((line) => /authentication error/i.test(line));
+      },
+      500,
+    );
+    console.log(`wrong key on ${victim.name}: slurmctld logged "${rejected.slice(0, 120)}"`);
+    startAgent(victim);
+    await until(
+      `${victim.name} idle again with the cluster key`,
+      90_000,
+      async () => {
+        // Its credentials are accepted again (scontrol ping from it answers UP), its agent runs
+        // slurmd and calls the worker healthy, and SLURM has it idle.
+        if ((await controllerSeenFrom(victim)) === null) return undefined;
+        const status = await api<{
+          services: Record<string, { state: string }>;
+          roles: Record<string, { healthy: boolean }>;
+        }>(victim, '/api/v1/status');
+        if (status.services.slurmd?.state !== 'running' || status.roles['slurm-worker']?.healthy !== true)
+          return undefined;
+        const node = (await sinfo(survivor)).find((n) => n.name === victim.name);
+        return node?.state === 'idle' ? true : undefined;
+      },
+      500,
+    );
+    const clusterKey = await readFile(survivor.path('/etc/munge/munge.key'));
+    assert.ok(
+      clusterKey.equals(await readFile(victim.path('/etc/munge/munge.key'))),
+      'the victim runs the cluster key again',
+    );
+    const afterRepair = await submit(survivor, victim.name, 'echo repaired');
+    await until('a job runs on the repaired node', 30_000, async () => {
+      const j = await jobState(survivor, afterRepair);
+      if (j?.state === 'COMPLETED') return true;
+      throw new Error(`job ${afterRepair} is ${j?.state} (${j?.reason}) on ${j?.nodes}`);
+    }).catch(async (error: unknown) => {
+      const r = await victim.run(
+        ['bash', '-c', 'ps -e -o pid,comm; tail -20 /var/log/slurm/slurmd-*.log; sinfo -N -l'],
+        { timeoutMs: 30_000 },
+      );
+      console.error(r.stdout);
+      throw error;
+    });
   } catch (error) {
     for (const name of NAMES) {
       const log = await readFile(join(lab.base, 'agents', `${name}.log`), 'utf8').catch(() => '');

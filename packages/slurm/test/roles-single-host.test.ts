@@ -5,7 +5,7 @@
 // (the same host plays both ends: slurmctld must run on the host slurm.conf names) keeps a
 // running job, which completes with its true run time. Every wait is bounded; the lab is torn
 // down on success and failure.
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { NodeRef } from '@clusteros/roles';
@@ -13,7 +13,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runSlurmCommand } from '../src/daemons/command.js';
 import { waitUntil } from '../src/daemons/wait.js';
-import { mungeKeyFileIsPrivate } from '../src/munge/key.js';
+import { MungeKey, mungeKeyFileIsPrivate } from '../src/munge/key.js';
 import { filterJobs, jobHasEnded, parseSqueueJson } from '../src/parse/squeue.js';
 import { SlurmControllerRole } from '../src/roles/controller-role.js';
 import type { SlurmNodeLayout } from '../src/roles/layout.js';
@@ -155,6 +155,30 @@ test('roles on one host: key, record, slurmd, a job, state shipping, and a hando
     assert.is(done.state, 'COMPLETED');
     assert.equal(done.exitCode, { code: 0, signal: 0 });
     assert.is((await readFile(join(lab, 'jobs', `${job}.out`), 'utf8')).trim(), 'survived');
+
+    // Key rotation: a new key in the store reaches the key file and munged; jobs run with it.
+    const mungedBefore = runtime.status().mungePid;
+    const rotated = MungeKey.generate();
+    await store.put(SLURM_STORE_KEYS.mungeKey, rotated.bytes());
+    await waitUntil('munged restarted with the new key', 10_000, async () => {
+      const onDisk = await readFile(layout.mungeKeyFile);
+      const pid = runtime.status().mungePid;
+      return Buffer.from(rotated.bytes()).equals(onDisk) && pid !== undefined && pid !== mungedBefore
+        ? true
+        : undefined;
+    });
+    const afterRotation = await submit('echo rotated');
+    await waitUntil('a job completes with the new key', 60_000, async () => {
+      const j = filterJobs(await squeue(), [afterRotation])[0];
+      return j !== undefined && jobHasEnded(j.state) ? j : undefined;
+    }).then((j) => assert.is(j.state, 'COMPLETED'));
+
+    // A key file changed behind the runtime's back is put back within its check interval.
+    await writeFile(layout.mungeKeyFile, new Uint8Array(1024).fill(7));
+    await waitUntil('the key file repaired', 15_000, async () =>
+      Buffer.from(rotated.bytes()).equals(await readFile(layout.mungeKeyFile)) ? true : undefined,
+    );
+    assert.ok(runtime.status().keyRepairs >= 1);
     assert.equal([...workerCtx.failures, ...firstCtx.failures, ...secondCtx.failures], []);
   } finally {
     await runSlurmCommand('scancel', ['--full', '--quiet', '--user=root'], {

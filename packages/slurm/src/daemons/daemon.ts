@@ -46,13 +46,15 @@ export class SlurmDaemon {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...options.env },
     });
+    // A log that cannot be written must never take the supervising process down with it.
+    log.on('error', () => {});
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
+    // 'exit' can come before the last output has been read; the log ends only once both pipes
+    // have closed ('close'), or output would be written after its end.
+    child.once('close', () => log.end());
     const exited = new Promise<number | string>((resolve) => {
-      child.once('exit', (code, signal) => {
-        log.end();
-        resolve(code ?? signal ?? 'unknown');
-      });
+      child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
     });
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid as number));

@@ -14,4 +14,5 @@ export {
   startSlurmctld,
   startSlurmd,
 } from './start.js';
+export { stopStrayDaemon } from './stray.js';
 export { WaitAbortedError, waitUntil } from './wait.js';

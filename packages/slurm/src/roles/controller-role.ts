@@ -33,6 +33,7 @@ import { nodeListChanged, slurmDaemonFiles } from '../conf/render.js';
 import { runSlurmCommand } from '../daemons/command.js';
 import type { SlurmDaemon } from '../daemons/daemon.js';
 import { startSlurmctld } from '../daemons/start.js';
+import { stopStrayDaemon } from '../daemons/stray.js';
 import { MungeKey } from '../munge/key.js';
 import { packState, recoverStateDir, unpackState } from '../state/pack.js';
 import { SlurmRoleError } from './errors.js';
@@ -40,6 +41,7 @@ import { ControllerForwarder } from './forwarder.js';
 import { modelForRecord, type SlurmNodeRuntime } from './node-runtime.js';
 import { decodeShippedState, encodeShippedState, type ShippedState } from './shipped-state.js';
 import {
+  decodeControllerRecord,
   encodeControllerRecord,
   recordVersion,
   SLURM_STORE_KEYS,
@@ -170,7 +172,9 @@ export class SlurmControllerRole implements Role {
         node: ctx.node.id,
         host: this.#hostName(),
         address,
-        nodes: this.#nodeList(ctx, undefined),
+        // The previous holder's nodes get the same grace as any missing node: a crashed holder's
+        // node may still be listed in the state with jobs on it.
+        nodes: await this.#nextNodes(ctx, this.#storedRecord()),
       };
       this.#detail = `publishing controller record ${recordVersion(record)}`;
       await this.#publish(ctx, record);
@@ -235,12 +239,12 @@ export class SlurmControllerRole implements Role {
     }
   }
 
-  /** The static node list from membership; nodes of `previous` missing for less than the grace stay. */
-  #nodeList(ctx: RoleContext, previous: SlurmControllerRecord | undefined): SlurmControllerRecord['nodes'] {
+  /** SLURM nodes of the alive members that run the worker role and are not leaving. */
+  #memberNodes(ctx: RoleContext): SlurmControllerRecord['nodes'] {
     const members: SlurmMember[] = ctx.cluster.members().flatMap((ref) => {
       const address = this.#addressOf(ref);
       const caps = ref.capabilities;
-      if (address === undefined || caps === undefined) return [];
+      if (address === undefined || caps === undefined || this.#isLeaving(ref.id)) return [];
       return [
         {
           id: ref.id,
@@ -253,10 +257,38 @@ export class SlurmControllerRole implements Role {
         },
       ];
     });
-    const { nodes } = slurmNodesFromMembers(members);
+    return slurmNodesFromMembers(members).nodes;
+  }
+
+  #isLeaving(node: string): boolean {
+    const mark = this.#runtime.store.get(`${SLURM_STORE_KEYS.leavingPrefix}${node}`);
+    return mark !== undefined && mark.byteLength > 0;
+  }
+
+  /** Jobs SLURM runs on `node` now; unknown (no answer) counts as busy. */
+  async #activeJobsOn(node: string): Promise<number> {
+    const out = await runSlurmCommand('squeue', ['-h', '-w', node, '-o', '%i'], {
+      slurmConf: this.#runtime.confFile,
+      timeoutMs: 10_000,
+    }).catch(() => undefined);
+    return out === undefined
+      ? Number.POSITIVE_INFINITY
+      : out.stdout.split('\n').filter((l) => l.trim() !== '').length;
+  }
+
+  /**
+   * The next static node list: the members' nodes, plus every node of `previous` that is gone or
+   * leaving but may not be removed yet. A node is removed only once SLURM runs no job on it (a
+   * node removed under a running job would lose the job), and only when it announced it is
+   * leaving (its worker drained it on shutdown) or has been missing for the grace period.
+   */
+  async #nextNodes(
+    ctx: RoleContext,
+    previous: SlurmControllerRecord | undefined,
+  ): Promise<SlurmControllerRecord['nodes']> {
+    const nodes = [...this.#memberNodes(ctx)];
     const now = this.#now();
     const present = new Set(nodes.map((n) => n.name));
-    const kept = [...nodes];
     for (const node of previous?.nodes ?? []) {
       if (present.has(node.name)) {
         this.#missingSince.delete(node.name);
@@ -264,9 +296,25 @@ export class SlurmControllerRole implements Role {
       }
       const since = this.#missingSince.get(node.name) ?? now;
       this.#missingSince.set(node.name, since);
-      if (now - since < this.#graceMs) kept.push(node);
+      const mayGo = this.#isLeaving(node.name) || now - since >= this.#graceMs;
+      if (mayGo && (await this.#activeJobsOn(node.name)) === 0) {
+        this.#missingSince.delete(node.name);
+        continue;
+      }
+      nodes.push(node);
     }
-    return kept.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** The record in the store (the previous holder's), if valid. */
+  #storedRecord(): SlurmControllerRecord | undefined {
+    const bytes = this.#runtime.store.get(SLURM_STORE_KEYS.controller);
+    if (bytes === undefined) return undefined;
+    try {
+      return decodeControllerRecord(bytes);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Writes `record`, applies it here, and waits (bounded) for the other nodes to follow it. */
@@ -301,6 +349,7 @@ export class SlurmControllerRole implements Role {
   async #startSlurmctld(ctx: RoleContext): Promise<SlurmDaemon> {
     const { layout, nodeId, confFile } = this.#runtime;
     const files = slurmDaemonFiles(layout.paths, nodeId);
+    await stopStrayDaemon(files.slurmctldPidFile, 'slurmctld', 20_000);
     const ctld = await startSlurmctld(
       confFile,
       files.slurmctldLogFile,
@@ -374,7 +423,7 @@ export class SlurmControllerRole implements Role {
   async #reconcile(ctx: RoleContext): Promise<void> {
     const current = this.#record;
     if (current === undefined || !this.#serving || !ctx.isLeader()) return;
-    const nodes = this.#nodeList(ctx, current);
+    const nodes = await this.#nextNodes(ctx, current);
     if (nodes.length === 0) return;
     const layout = this.#runtime.layout;
     const next = { ...current, seq: current.seq + 1, nodes };

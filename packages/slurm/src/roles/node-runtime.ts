@@ -8,11 +8,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { SlurmClusterModel } from '../conf/model.js';
 import { renderSlurmConf } from '../conf/render.js';
 import type { SlurmDaemon } from '../daemons/daemon.js';
 import { startMunged } from '../daemons/start.js';
+import { stopStrayDaemon } from '../daemons/stray.js';
 import { pointAlias } from '../hosts/hosts-file.js';
 import { MungeKey, writeMungeKeyFile } from '../munge/key.js';
 import { SlurmRoleError } from './errors.js';
@@ -33,6 +34,9 @@ export interface SlurmLogger {
   /** Something went wrong but the runtime carries on. */
   warn(fields: object, message: string): void;
 }
+
+/** How often the key file is compared with the cluster key. */
+const KEY_CHECK_EVERY_MS = 5_000;
 
 const SILENT: SlurmLogger = { info: () => {}, warn: () => {} };
 
@@ -60,6 +64,8 @@ export interface SlurmRuntimeStatus {
   readonly record: SlurmControllerRecord | undefined;
   /** Records (or keys) read from the store that were invalid and ignored. */
   readonly invalidRecords: number;
+  /** Times the key file was found not to hold the cluster key and was repaired. */
+  readonly keyRepairs: number;
   /** The last problem, if any. */
   readonly lastError: string | undefined;
 }
@@ -118,6 +124,8 @@ export class SlurmNodeRuntime {
   #record: SlurmControllerRecord | undefined;
   #rejected: Uint8Array | undefined;
   #invalid = 0;
+  #keyCheckedAt = 0;
+  #keyRepairs = 0;
   #lastError: string | undefined;
   readonly #listeners = new Set<(record: SlurmControllerRecord) => void>();
   readonly #mungeExitListeners = new Set<(why: string) => void>();
@@ -148,6 +156,7 @@ export class SlurmNodeRuntime {
       mungePid: this.#munged?.alive === true ? this.#munged.pid : undefined,
       record: this.#record,
       invalidRecords: this.#invalid,
+      keyRepairs: this.#keyRepairs,
       lastError: this.#lastError,
     };
   }
@@ -223,6 +232,13 @@ export class SlurmNodeRuntime {
     // munged refuses a socket directory that other users cannot traverse.
     await mkdir(dirname(paths.mungeSocket), { recursive: true, mode: 0o755 });
     await writeMungeKeyFile(mungeKeyFile, key);
+    // A munged left by a crashed agent, or started by hand with another key, holds the socket.
+    const stray = await stopStrayDaemon(join(mungeDir, 'munged.pid'), 'munged');
+    if (stray !== undefined)
+      this.#logger.warn(
+        { pid: stray },
+        'slurm: stopped a munged this agent did not start (it may run another key)',
+      );
     const munged = await startMunged({ keyFile: mungeKeyFile, socket: paths.mungeSocket, dir: mungeDir });
     this.#munged = munged;
     this.#mungeKey = key;
@@ -255,6 +271,7 @@ export class SlurmNodeRuntime {
    */
   async #followOnce(): Promise<void> {
     const key = this.#storeKey();
+    await this.#checkKeyFile(key);
     if (key !== undefined && this.#mungeKey !== undefined && !key.equals(this.#mungeKey) && this.#users > 0) {
       this.#logger.info({}, 'slurm: the cluster munge key changed; restarting munged with it');
       const old = this.#munged;
@@ -276,6 +293,35 @@ export class SlurmNodeRuntime {
     }
     if (!isNewerRecord(record, this.#record)) return;
     await this.apply(record);
+  }
+
+  /**
+   * Every few seconds: the key file must hold the cluster's key. A file changed behind the
+   * runtime's back (an operator, a package install) is put back and munged restarted with it,
+   * since a munged started from it would reject every other node's credentials.
+   */
+  async #checkKeyFile(key: MungeKey | undefined): Promise<void> {
+    const now = Date.now();
+    if (key === undefined || this.#users === 0 || now - this.#keyCheckedAt < KEY_CHECK_EVERY_MS) return;
+    this.#keyCheckedAt = now;
+    const onDisk = await readFile(this.layout.mungeKeyFile).catch(() => undefined);
+    if (onDisk !== undefined && Buffer.from(key.bytes()).equals(onDisk)) return;
+    await this.refreshMunge('the munge key file did not hold the cluster key');
+  }
+
+  /**
+   * Rewrites the key file from the store and restarts munged with it (a repair: the worker calls
+   * it when the controller rejects this node's credentials). No-op while no role uses munged.
+   */
+  async refreshMunge(why: string): Promise<void> {
+    if (this.#users === 0) return;
+    this.#keyRepairs++;
+    this.#lastError = `${why}; key file rewritten from the cluster store and munged restarted`;
+    this.#logger.warn({ path: this.layout.mungeKeyFile }, `slurm: ${this.#lastError}`);
+    const old = this.#munged;
+    this.#munged = undefined;
+    await old?.stop(10_000);
+    await this.#startMunged();
   }
 
   /**

@@ -13,7 +13,8 @@
  * - `slurm/acks/<node>`: each node's "I have pointed the alias and written slurm.conf for record
  *   `<token>.<seq>`" so that a new controller starts only once the nodes follow it;
  * - `slurm/state`: the controller's state, shipped every few seconds while it runs (crash
- *   recovery) and at a handoff.
+ *   recovery) and at a handoff;
+ * - `slurm/leaving/<node>`: set by a worker that drained its node before shutting down.
  */
 import type { SlurmNodeSpec } from '../conf/model.js';
 import { resolveNodeResources, resolveSlurmNodeName } from '../conf/validate.js';
@@ -45,6 +46,12 @@ export const SLURM_STORE_KEYS = {
   ackPrefix: '/clusteros/slurm/acks/',
   /** The shipped controller state. */
   state: '/clusteros/slurm/state',
+  /**
+   * Prefix of the leaving marks: `<prefix><node id>` holds a non-empty value while the node's
+   * worker has drained it for a shutdown (the controller then removes it once it runs no job),
+   * and an empty value once the worker runs again.
+   */
+  leavingPrefix: '/clusteros/slurm/leaving/',
 } as const;
 
 /** The largest controller record accepted from the store. */

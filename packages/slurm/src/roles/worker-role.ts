@@ -5,16 +5,18 @@
  * role with backoff), and on shutdown drains the node before stopping slurmd. Stopping slurmd
  * never stops jobs: their step daemons outlive it (SLURM-NOTES §6.4).
  */
+import { open, stat } from 'node:fs/promises';
 import type { HandoffState, HealthReport, Role, RoleContext, RoleStatus, StopReason } from '@clusteros/roles';
 import { SLURM_WORKER_ROLE } from '../cluster/nodes.js';
 import { slurmDaemonFiles } from '../conf/render.js';
 import { runSlurmCommand } from '../daemons/command.js';
 import type { SlurmDaemon } from '../daemons/daemon.js';
 import { startSlurmd } from '../daemons/start.js';
+import { stopStrayDaemon } from '../daemons/stray.js';
 import { parseScontrolPing } from '../parse/scontrol.js';
 import { SlurmRoleError } from './errors.js';
 import type { SlurmNodeRuntime } from './node-runtime.js';
-import type { SlurmControllerRecord } from './store.js';
+import { SLURM_STORE_KEYS, type SlurmControllerRecord } from './store.js';
 
 /** Options of {@link SlurmWorkerRole}. */
 export interface SlurmWorkerRoleOptions {
@@ -41,6 +43,7 @@ export class SlurmWorkerRole implements Role {
   #since: number | null = null;
   #detail = 'stopped';
   #unsubscribe: (() => void)[] = [];
+  #logOffset = 0;
 
   /** Creates the role. */
   constructor(options: SlurmWorkerRoleOptions) {
@@ -58,6 +61,10 @@ export class SlurmWorkerRole implements Role {
   async start(ctx: RoleContext): Promise<void> {
     await this.#runtime.acquire();
     this.#running = true;
+    // Back after a shutdown: no longer leaving (and, if the node was removed, listed again).
+    const mark = this.#runtime.store.get(this.#leavingKey());
+    if (mark !== undefined && mark.byteLength > 0)
+      await this.#runtime.store.put(this.#leavingKey(), new Uint8Array());
     this.#since = this.#now();
     this.#detail = 'waiting for a controller record that lists this node';
     this.#unsubscribe = [
@@ -87,6 +94,12 @@ export class SlurmWorkerRole implements Role {
     await this.#waitForController(ctx.signal);
     if (!this.#running) return;
     const files = slurmDaemonFiles(layout.paths, nodeId);
+    await stopStrayDaemon(files.slurmdPidFile, 'slurmd');
+    // Only what slurmd logs from now on counts for the credential check.
+    this.#logOffset = await stat(files.slurmdLogFile).then(
+      (s) => s.size,
+      () => 0,
+    );
     const slurmd = await startSlurmd(
       confFile,
       nodeId,
@@ -122,6 +135,10 @@ export class SlurmWorkerRole implements Role {
     }
   }
 
+  #leavingKey(): string {
+    return `${SLURM_STORE_KEYS.leavingPrefix}${this.#runtime.nodeId}`;
+  }
+
   /**
    * Stops slurmd (after draining the node when the node shuts down, so the controller sends it
    * no new jobs) and releases munged. Running jobs keep running.
@@ -134,12 +151,18 @@ export class SlurmWorkerRole implements Role {
     await this.#starting;
     const slurmd = this.#slurmd;
     this.#slurmd = undefined;
-    if (slurmd !== undefined && (reason === 'shutdown' || reason === 'disabled'))
+    if (slurmd !== undefined && (reason === 'shutdown' || reason === 'disabled')) {
+      // Drained: the controller sends it no new job; its running jobs go on (slurmstepd outlives
+      // slurmd) and the controller removes the node from slurm.conf once they ended.
       await runSlurmCommand(
         'scontrol',
         ['update', `nodename=${this.#runtime.nodeId}`, 'state=drain', 'reason=ClusterOS: node leaving'],
         { slurmConf: this.#runtime.confFile, timeoutMs: 5_000 },
       ).catch(() => {});
+      await this.#runtime.store
+        .put(this.#leavingKey(), new TextEncoder().encode(JSON.stringify({ at: this.#now() })))
+        .catch(() => {});
+    }
     await slurmd?.stop(15_000);
     if (wasRunning) await this.#runtime.release();
     this.#since = this.#now();
@@ -163,7 +186,41 @@ export class SlurmWorkerRole implements Role {
     const listed = this.#runtime.record?.nodes.some((n) => n.name === this.#runtime.nodeId) === true;
     if (listed && this.#starting === undefined && this.#slurmd?.alive !== true)
       return { healthy: false, detail: 'slurmd is not running' };
+    const rejected = await this.#credentialsRejected();
+    if (rejected !== undefined) {
+      this.#detail = `munge credentials rejected (${rejected}): this node's munge key differs from the controller's`;
+      await this.#runtime
+        .refreshMunge("the controller rejected this node's munge credentials")
+        .catch(() => {});
+      return { healthy: false, detail: this.#detail };
+    }
     return { healthy: true, detail: this.#detail };
+  }
+
+  /**
+   * The line of slurmd's log, written since the last check, that says the controller and this
+   * node disagree on the munge key (SLURM-NOTES §5: the node then never becomes idle), if any.
+   */
+  async #credentialsRejected(): Promise<string | undefined> {
+    const { layout, nodeId } = this.#runtime;
+    const log = slurmDaemonFiles(layout.paths, nodeId).slurmdLogFile;
+    const handle = await open(log, 'r').catch(() => undefined);
+    if (handle === undefined) return undefined;
+    try {
+      const size = (await handle.stat()).size;
+      const from = size < this.#logOffset ? 0 : Math.max(this.#logOffset, size - 64 * 1024);
+      const buffer = Buffer.alloc(size - from);
+      await handle.read(buffer, 0, buffer.length, from);
+      this.#logOffset = size;
+      return buffer
+        .toString('utf8')
+        .split('\n')
+        .find((line) => /authentication error|Invalid authentication credential/i.test(line))
+        ?.trim()
+        .slice(0, 200);
+    } finally {
+      await handle.close();
+    }
   }
 
   /** Not a singleton: never handed off. */
