@@ -122,7 +122,8 @@ export class SlurmNodeRuntime {
   #timer: NodeJS.Timeout | undefined;
   #following: Promise<void> | undefined;
   #record: SlurmControllerRecord | undefined;
-  #rejected: Uint8Array | undefined;
+  /** The record bytes last read from the store (valid or not). */
+  #seen: Uint8Array | undefined;
   #invalid = 0;
   #keyCheckedAt = 0;
   #keyRepairs = 0;
@@ -280,19 +281,27 @@ export class SlurmNodeRuntime {
       await this.#startMunged();
     }
     const bytes = this.store.get(SLURM_STORE_KEYS.controller);
-    if (bytes === undefined || (this.#rejected !== undefined && sameBytes(bytes, this.#rejected))) return;
+    // Unchanged since the last look (the common case, every 50 ms): nothing to decode.
+    if (bytes === undefined || (this.#seen !== undefined && sameBytes(bytes, this.#seen))) return;
+    this.#seen = bytes;
     let record: SlurmControllerRecord;
     try {
       record = decodeControllerRecord(bytes);
     } catch (error) {
-      this.#rejected = bytes;
       this.#invalid++;
       this.#lastError = (error as Error).message;
       this.#logger.warn({ error: this.#lastError }, 'slurm: ignoring an invalid controller record');
       return;
     }
     if (!isNewerRecord(record, this.#record)) return;
-    await this.apply(record);
+    try {
+      await this.apply(record);
+    } catch (error) {
+      // Not applied because writing failed: look again next time. A record that does not render
+      // stays ignored until it changes (it would fail the same way every 50 ms).
+      if (!(error instanceof SlurmRoleError && error.reason === 'config')) this.#seen = undefined;
+      throw error;
+    }
   }
 
   /**
