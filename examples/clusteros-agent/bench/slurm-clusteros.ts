@@ -6,16 +6,17 @@
  * run time.
  */
 import { readFile } from 'node:fs/promises';
-import { jobHasEnded, jobRuntimeSeconds } from '@clusteros/slurm';
+import { jobRuntimeSeconds } from '@clusteros/slurm';
 import {
   controllerSeenFrom,
-  jobState,
   readProbe,
   SlurmAgentLab,
   sinfo,
   startProbe,
   submit,
   until,
+  waitEnded,
+  waitRunning,
 } from '../test/support/slurm-agent-lab.js';
 
 /** One planned handoff. */
@@ -97,9 +98,7 @@ export async function measureClusterOs(options: {
       const target = others[run % others.length] as string;
       const worker = env.host(others.find((n) => n !== target) as string);
       const job = await submit(worker, worker.name, 'sleep 6');
-      await until('the job runs', 30_000, async () =>
-        (await jobState(worker, job))?.state === 'RUNNING' ? true : undefined,
-      );
+      await waitRunning(worker, job);
       const probe = startProbe(worker, 40, `handoff-${run}`);
       await until('the probe has samples', 10_000, async () =>
         (await readFile(probe.pingLog, 'utf8').catch(() => '')).length > 0 ? true : undefined,
@@ -108,15 +107,7 @@ export async function measureClusterOs(options: {
       await until('the new controller answers', 30_000, async () =>
         (await controllerSeenFrom(worker)) === target ? true : undefined,
       );
-      const done = await until(
-        'the job completes',
-        60_000,
-        async () => {
-          const j = await jobState(worker, job);
-          return j !== undefined && jobHasEnded(j.state) ? j : undefined;
-        },
-        250,
-      );
+      const done = await waitEnded(worker, job);
       const probed = await readProbe(probe);
       const stopped = await lastLogTime(
         env.host(holder).path('/var/log/slurm/slurmctld.log'),
@@ -144,17 +135,7 @@ export async function measureClusterOs(options: {
       const watcher = env.host(survivors[0] as string);
       const runsOn = survivors[1] as string;
       const job = await submit(watcher, runsOn, 'sleep 20');
-      await until(
-        'the job has run 8 s',
-        40_000,
-        async () => {
-          const j = await jobState(watcher, job);
-          return j !== undefined && j.state === 'RUNNING' && jobRuntimeSeconds(j, Date.now() / 1000) >= 8
-            ? true
-            : undefined;
-        },
-        250,
-      );
+      await waitRunning(watcher, job, 8);
       const crashedAt = Date.now();
       const crashed = holder;
       await env.lab.crash(crashed);
@@ -169,15 +150,7 @@ export async function measureClusterOs(options: {
         50,
       );
       const recoveryMs = Date.now() - crashedAt;
-      const done = await until(
-        'the job completes',
-        90_000,
-        async () => {
-          const j = await jobState(watcher, job);
-          return j !== undefined && jobHasEnded(j.state) ? j : undefined;
-        },
-        250,
-      );
+      const done = await waitEnded(watcher, job);
       crashes.push({ recoveryMs, jobSurvived: done.state === 'COMPLETED' });
       options.log(`crash ${run + 1}: ${crashed} -> ${next} ${JSON.stringify(crashes.at(-1))}`);
       // The crashed host boots again and its agent rejoins, for the next run.

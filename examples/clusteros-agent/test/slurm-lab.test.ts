@@ -19,7 +19,7 @@
 // Every wait is bounded; the lab (namespaces, processes, files) is torn down however the test
 // ends.
 import { readFile, stat } from 'node:fs/promises';
-import { jobHasEnded, jobRuntimeSeconds } from '@clusteros/slurm';
+import { jobRuntimeSeconds } from '@clusteros/slurm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { LabHost } from './support/netns-lab.js';
@@ -33,6 +33,8 @@ import {
   startProbe,
   submit,
   until,
+  waitEnded,
+  waitRunning,
 } from './support/slurm-agent-lab.js';
 
 const NAMES = ['n1', 'n2', 'n3'] as const;
@@ -81,9 +83,7 @@ test('three agents on namespace hosts: SLURM up, handoff, host crash, worker joi
     const target = hosts.find((h) => h.name !== holder) as LabHost;
     const worker = hosts.find((h) => h.name !== holder && h.name !== target.name) as LabHost;
     const job = await submit(worker, worker.name, 'sleep 20; echo done');
-    await until('the job runs', 30_000, async () =>
-      (await jobState(worker, job))?.state === 'RUNNING' ? true : undefined,
-    );
+    await waitRunning(worker, job);
     const probe = startProbe(worker, 60);
     await until('the probe has samples', 10_000, async () =>
       (await readFile(probe.pingLog, 'utf8').catch(() => '')).length > 0 ? true : undefined,
@@ -92,15 +92,7 @@ test('three agents on namespace hosts: SLURM up, handoff, host crash, worker joi
     await until('the new controller answers on the worker', 30_000, async () =>
       (await controllerSeenFrom(worker)) === target.name ? true : undefined,
     );
-    const done = await until(
-      'the job completes',
-      90_000,
-      async () => {
-        const j = await jobState(worker, job);
-        return j !== undefined && jobHasEnded(j.state) ? j : undefined;
-      },
-      500,
-    );
+    const done = await waitEnded(worker, job);
     const probed = await readProbe(probe);
     assert.is(done.state, 'COMPLETED');
     assert.equal(done.exitCode, { code: 0, signal: 0 });
@@ -148,19 +140,9 @@ test('three agents on namespace hosts: SLURM up, handoff, host crash, worker joi
     const survivor = hosts.find((h) => h.name !== crashed.name) as LabHost;
     const runsOn = hosts.find((h) => h.name !== crashed.name && h.name !== survivor.name) as LabHost;
     const longJob = await submit(survivor, runsOn.name, 'sleep 25; echo survived');
-    await until('the long job runs', 30_000, async () =>
-      (await jobState(survivor, longJob))?.state === 'RUNNING' ? true : undefined,
-    );
+    await waitRunning(survivor, longJob);
     // Two state-shipping intervals and SLURM's own state-save lag (SLURM-NOTES §6.6).
-    await until(
-      'the job has run 8 s',
-      20_000,
-      async () => {
-        const j = await jobState(survivor, longJob);
-        return j !== undefined && jobRuntimeSeconds(j, Date.now() / 1000) >= 8 ? true : undefined;
-      },
-      500,
-    );
+    await waitRunning(survivor, longJob, 8);
     const crashAt = Date.now();
     await lab.crash(crashed.name);
     env.release(crashed.name);
@@ -175,15 +157,7 @@ test('three agents on namespace hosts: SLURM up, handoff, host crash, worker joi
     );
     const recoveredMs = Date.now() - crashAt;
     console.log(`crash of ${crashed.name}: ${newHolder} answers after ${recoveredMs} ms`);
-    const survived = await until(
-      'the long job completes after the crash',
-      90_000,
-      async () => {
-        const j = await jobState(survivor, longJob);
-        return j !== undefined && jobHasEnded(j.state) ? j : undefined;
-      },
-      500,
-    );
+    const survived = await waitEnded(survivor, longJob);
     assert.is(survived.state, 'COMPLETED', 'the job survived the controller crash');
     assert.is((await readFile(runsOn.path(`/var/log/slurm/job-${longJob}.out`), 'utf8')).trim(), 'survived');
     assert.ok(recoveredMs < 5_000 + 2_000 + 5_000, `controller back in ${recoveredMs} ms`);
@@ -191,9 +165,7 @@ test('three agents on namespace hosts: SLURM up, handoff, host crash, worker joi
     // 4. A worker joins and leaves while a job runs elsewhere: the job is not disturbed.
     await env.addHost('n4');
     const steadyJob = await submit(survivor, runsOn.name, 'sleep 30; echo steady');
-    await until('the steady job runs', 30_000, async () =>
-      (await jobState(survivor, steadyJob))?.state === 'RUNNING' ? true : undefined,
-    );
+    await waitRunning(survivor, steadyJob);
     const joinAt = Date.now();
     const n4Agent = env.startAgent('n4');
     await until(
@@ -224,15 +196,7 @@ test('three agents on namespace hosts: SLURM up, handoff, host crash, worker joi
       async () => ((await sinfo(survivor)).some((n) => n.name === 'n4') ? undefined : true),
       500,
     );
-    const steady = await until(
-      'the steady job completes',
-      60_000,
-      async () => {
-        const j = await jobState(survivor, steadyJob);
-        return j !== undefined && jobHasEnded(j.state) ? j : undefined;
-      },
-      500,
-    );
+    const steady = await waitEnded(survivor, steadyJob);
     assert.is(steady.state, 'COMPLETED', 'adding and removing a worker did not disturb the running job');
     const steadyRuntime = jobRuntimeSeconds(steady, Date.now() / 1000);
     assert.ok(steadyRuntime >= 30 && steadyRuntime <= 31, `steady job ran ${steadyRuntime} s`);

@@ -4,7 +4,14 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseScontrolPing, parseSinfoJson, parseSqueueJson, type SlurmJobInfo } from '@clusteros/slurm';
+import {
+  jobHasEnded,
+  jobRuntimeSeconds,
+  parseScontrolPing,
+  parseSinfoJson,
+  parseSqueueJson,
+  type SlurmJobInfo,
+} from '@clusteros/slurm';
 import { stringify } from 'yaml';
 import { type LabHost, type LabProcess, NetnsLab } from './netns-lab.js';
 
@@ -264,4 +271,32 @@ export function longestOutage(pingLog: string): number {
     }
   }
   return longest;
+}
+
+/** Waits until job `id` runs (and has run `minSeconds`), asked on `host`. */
+export async function waitRunning(host: LabHost, id: number, minSeconds = 0): Promise<SlurmJobInfo> {
+  return until(
+    `job ${id} running${minSeconds > 0 ? ` for ${minSeconds} s` : ''}`,
+    30_000 + minSeconds * 1000,
+    async () => {
+      const job = await jobState(host, id);
+      return job?.state === 'RUNNING' && jobRuntimeSeconds(job, Date.now() / 1000) >= minSeconds
+        ? job
+        : undefined;
+    },
+    250,
+  );
+}
+
+/** Waits until job `id` has ended (any final state), asked on `host`. */
+export async function waitEnded(host: LabHost, id: number, limitMs = 90_000): Promise<SlurmJobInfo> {
+  return until(
+    `job ${id} ended`,
+    limitMs,
+    async () => {
+      const job = await jobState(host, id);
+      return job !== undefined && jobHasEnded(job.state) ? job : undefined;
+    },
+    250,
+  );
 }

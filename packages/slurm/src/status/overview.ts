@@ -18,28 +18,16 @@ import {
   parseSinfoText,
   parseSqueueText,
   SINFO_TEXT_ARGS,
+  type SlurmJobTextRow,
   SQUEUE_TEXT_ARGS,
 } from '../parse/text-fallback.js';
 
-/** One job in a {@link SlurmOverview}, the same from either source. */
-export interface SlurmJobSummary {
-  /**
-   * The job id as squeue prints it: `'12'`; `'12_3'` for task 3 of job array 12 (from the JSON
-   * too, so the id does not change when the source does); from the text form also `'12_[4-10]'`
-   * for array tasks still pending together.
-   */
-  readonly id: string;
-  /** The job name. */
-  readonly name: string;
-  /** The job state, upper case as SLURM spells it: `PENDING`, `RUNNING`, `COMPLETED`, `FAILED`, ... */
-  readonly state: string;
-  /** The owner's user name. */
-  readonly user: string;
-  /** How long the job has run (or ran), in whole seconds; 0 while pending. */
-  readonly runtimeSeconds: number;
-  /** The job's nodes as a SLURM host list (`n[1-3]`), `''` when it has none. */
-  readonly nodes: string;
-}
+/**
+ * One job in a {@link SlurmOverview}, the same from either source: the fields of a text-form
+ * squeue line. From the JSON form, a job array task's id is written `'<array job>_<task>'` too,
+ * so a job keeps its id when the source changes.
+ */
+export type SlurmJobSummary = SlurmJobTextRow;
 
 /** One node in a {@link SlurmOverview}. */
 export interface SlurmNodeSummary {
