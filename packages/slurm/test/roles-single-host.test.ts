@@ -14,13 +14,14 @@ import * as assert from 'uvu/assert';
 import { runSlurmCommand } from '../src/daemons/command.js';
 import { waitUntil } from '../src/daemons/wait.js';
 import { MungeKey, mungeKeyFileIsPrivate } from '../src/munge/key.js';
-import { filterJobs, jobHasEnded, parseSqueueJson } from '../src/parse/squeue.js';
+import { filterJobs, jobHasEnded, jobRuntimeSeconds, parseSqueueJson } from '../src/parse/squeue.js';
 import { SlurmControllerRole } from '../src/roles/controller-role.js';
 import type { SlurmNodeLayout } from '../src/roles/layout.js';
 import { SlurmNodeRuntime } from '../src/roles/node-runtime.js';
 import { decodeShippedState } from '../src/roles/shipped-state.js';
 import { decodeControllerRecord, SLURM_STORE_KEYS } from '../src/roles/store.js';
 import { SlurmWorkerRole } from '../src/roles/worker-role.js';
+import { readSlurmOverview } from '../src/status/overview.js';
 import { freePortPair } from './support/ports.js';
 import { MemoryStore, roleContext } from './support/role-harness.js';
 
@@ -155,6 +156,26 @@ test('roles on one host: key, record, slurmd, a job, state shipping, and a hando
     assert.is(done.state, 'COMPLETED');
     assert.equal(done.exitCode, { code: 0, signal: 0 });
     assert.is((await readFile(join(lab, 'jobs', `${job}.out`), 'utf8')).trim(), 'survived');
+
+    // Status and jobs as the dashboard reads them.
+    const overview = await readSlurmOverview({ slurmConf });
+    assert.is(overview.controllerUp, true);
+    assert.equal(
+      overview.nodes.map((n) => n.name),
+      ['node1'],
+    );
+    const listed = overview.jobs.find((j) => j.id === String(job));
+    assert.equal(listed && [listed.state, listed.user], ['COMPLETED', 'root']);
+    // Whole seconds of start and end: an 8 s job shows 8 or 9, as squeue's own TIME column does.
+    assert.ok(
+      listed !== undefined && listed.runtimeSeconds >= 8 && listed.runtimeSeconds <= 9,
+      `${listed?.runtimeSeconds} s`,
+    );
+    assert.is(
+      listed?.runtimeSeconds,
+      jobRuntimeSeconds(done, Date.now() / 1000),
+      'the same run time as squeue --json',
+    );
 
     // Key rotation: a new key in the store reaches the key file and munged; jobs run with it.
     const mungedBefore = runtime.status().mungePid;
