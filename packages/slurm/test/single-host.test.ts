@@ -176,6 +176,27 @@ test('a daemon that cannot start is stopped and reported with the error lines of
         assert.instance(error, SlurmDaemonError);
         assert.match((error as Error).message, /slurmctld: .*not a valid controller/);
       }
+
+      // slurmd for a node slurm.conf does not list: reported from its stderr (its log file is
+      // not open yet when it fails), quickly.
+      const slurmdStarted = Date.now();
+      try {
+        await startSlurmd(
+          slurmConf,
+          'node9',
+          join(lab, 'log', 'slurmd-node9.log'),
+          join(lab, 'log', 'slurmd-node9.out'),
+          15_000,
+        );
+        assert.unreachable('slurmd for a node missing from slurm.conf');
+      } catch (error) {
+        assert.instance(error, SlurmDaemonError);
+        assert.match(
+          (error as Error).message,
+          /slurmd node9: .*(lookup failure for node "node9"|initialization failed)/,
+        );
+      }
+      assert.ok(Date.now() - slurmdStarted < 10_000, 'an exited slurmd ends the wait at once');
     } finally {
       await munged.stop();
     }
