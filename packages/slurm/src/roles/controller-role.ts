@@ -4,17 +4,17 @@
  *
  * Start (lease held, fencing token T): make sure the cluster has a munge key (create-only), pick
  * the state to start from (a handed-over state, a shipped copy written by another holder, or this
- * node's own), publish the controller record (holder, its address, the static node list) under
- * T, wait — bounded — until the nodes follow it (alias re-pointed, slurm.conf written), start
- * slurmctld, wait for `scontrol ping`, and `scontrol reconfigure` so running slurmds re-read
- * their configuration. While it runs: the state is shipped to the store every few seconds (the
+ * node's own), follow the new controller record (holder, its address, the static node list)
+ * locally, start slurmctld and wait for `scontrol ping`, then publish the record under T, wait —
+ * bounded — until the nodes follow it (alias re-pointed, slurm.conf written), and `scontrol
+ * reconfigure` so running slurmds re-read their configuration. While it runs: the state is shipped to the store every few seconds (the
  * next holder's copy after a crash), and membership changes become new node lists, applied by a
  * controlled slurmctld restart (a plain reconfigure with a changed node list kills slurmctld in
  * SLURM 22.05).
  *
  * Handoff: prepare (old holder) stops slurmctld with SIGTERM, which saves the state, packs it and
- * writes it to the store; accept (new holder) unpacks it; start on the new holder re-points the
- * alias on every node and starts slurmctld. Abort restarts slurmctld on the old holder's own state.
+ * writes it to the store, and forwards its address to the new holder; accept (new holder) unpacks
+ * it; start on the new holder starts slurmctld and then re-points the alias on every node. Abort restarts slurmctld on the old holder's own state.
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -27,7 +27,6 @@ import type {
   RoleStatus,
   StopReason,
 } from '@clusteros/roles';
-import { type SlurmMember, slurmNodesFromMembers } from '../cluster/nodes.js';
 import { DEFAULT_SLURM_PORTS } from '../conf/model.js';
 import { nodeListChanged, slurmDaemonFiles } from '../conf/render.js';
 import { runSlurmCommand } from '../daemons/command.js';
@@ -38,6 +37,7 @@ import { MungeKey } from '../munge/key.js';
 import { packState, recoverStateDir, unpackState } from '../state/pack.js';
 import { SlurmRoleError } from './errors.js';
 import { ControllerForwarder } from './forwarder.js';
+import { SlurmNodeList } from './node-list.js';
 import { modelForRecord, type SlurmNodeRuntime } from './node-runtime.js';
 import { decodeShippedState, encodeShippedState, type ShippedState } from './shipped-state.js';
 import {
@@ -106,7 +106,6 @@ export class SlurmControllerRole implements Role {
   readonly #hostName: () => string;
   readonly #shipEveryMs: number;
   readonly #reconcileEveryMs: number;
-  readonly #graceMs: number;
   readonly #ackWaitMs: number;
   readonly #now: () => number;
   #ctld: SlurmDaemon | undefined;
@@ -120,7 +119,7 @@ export class SlurmControllerRole implements Role {
   #timers: NodeJS.Timeout[] = [];
   #busy: Promise<void> = Promise.resolve();
   #lastShipped = '';
-  #missingSince = new Map<string, number>();
+  readonly #nodeList: SlurmNodeList;
   #lastError: string | undefined;
   #forwarder: ControllerForwarder | undefined;
 
@@ -131,9 +130,14 @@ export class SlurmControllerRole implements Role {
     this.#hostName = options.hostName ?? (() => hostname().split('.')[0] ?? hostname());
     this.#shipEveryMs = options.shipEveryMs ?? 2_000;
     this.#reconcileEveryMs = options.reconcileEveryMs ?? 1_000;
-    this.#graceMs = options.nodeRemovalGraceMs ?? 30_000;
     this.#ackWaitMs = options.ackWaitMs ?? 3_000;
     this.#now = options.now ?? Date.now;
+    this.#nodeList = new SlurmNodeList({
+      runtime: this.#runtime,
+      addressOf: this.#addressOf,
+      graceMs: options.nodeRemovalGraceMs ?? 30_000,
+      now: this.#now,
+    });
   }
 
   /** The PID of the slurmctld this role runs, or `undefined` when none runs. */
@@ -174,12 +178,18 @@ export class SlurmControllerRole implements Role {
         address,
         // The previous holder's nodes get the same grace as any missing node: a crashed holder's
         // node may still be listed in the state with jobs on it.
-        nodes: await this.#nextNodes(ctx, this.#storedRecord()),
+        nodes: await this.#nodeList.next(ctx, this.#storedRecord(), this.#serving),
       };
-      this.#detail = `publishing controller record ${recordVersion(record)}`;
-      await this.#publish(ctx, record);
+      // This node follows the new record first (its slurm.conf names this host, its alias points
+      // here) and slurmctld starts; only then is the record published, so that every other node
+      // re-points the alias at a controller that already answers. Until then their clients still
+      // reach the old address, where the old holder's forwarder hands them to this controller.
+      this.#detail = `starting slurmctld for controller record ${recordVersion(record)}`;
+      this.#record = record;
+      await this.#runtime.apply(record);
       await this.#closeForwarder();
       await this.#startSlurmctld(ctx);
+      await this.#publish(ctx, record);
       await this.#reconfigure(ctx);
       this.#serving = true;
       this.#detail = `slurmctld pid ${this.#ctld?.pid} (${from})`;
@@ -239,73 +249,6 @@ export class SlurmControllerRole implements Role {
     }
   }
 
-  /** SLURM nodes of the alive members that run the worker role and are not leaving. */
-  #memberNodes(ctx: RoleContext): SlurmControllerRecord['nodes'] {
-    const members: SlurmMember[] = ctx.cluster.members().flatMap((ref) => {
-      const address = this.#addressOf(ref);
-      const caps = ref.capabilities;
-      if (address === undefined || caps === undefined || this.#isLeaving(ref.id)) return [];
-      return [
-        {
-          id: ref.id,
-          address,
-          alive: true,
-          roles: ref.roles ?? [],
-          cpuCores: caps.cpuCores,
-          ramBytes: caps.ramBytes,
-          gpus: caps.gpus,
-        },
-      ];
-    });
-    return slurmNodesFromMembers(members).nodes;
-  }
-
-  #isLeaving(node: string): boolean {
-    const mark = this.#runtime.store.get(`${SLURM_STORE_KEYS.leavingPrefix}${node}`);
-    return mark !== undefined && mark.byteLength > 0;
-  }
-
-  /** Jobs SLURM runs on `node` now; unknown (no answer) counts as busy. */
-  async #activeJobsOn(node: string): Promise<number> {
-    const out = await runSlurmCommand('squeue', ['-h', '-w', node, '-o', '%i'], {
-      slurmConf: this.#runtime.confFile,
-      timeoutMs: 10_000,
-    }).catch(() => undefined);
-    return out === undefined
-      ? Number.POSITIVE_INFINITY
-      : out.stdout.split('\n').filter((l) => l.trim() !== '').length;
-  }
-
-  /**
-   * The next static node list: the members' nodes, plus every node of `previous` that is gone or
-   * leaving but may not be removed yet. A node is removed only once SLURM runs no job on it (a
-   * node removed under a running job would lose the job), and only when it announced it is
-   * leaving (its worker drained it on shutdown) or has been missing for the grace period.
-   */
-  async #nextNodes(
-    ctx: RoleContext,
-    previous: SlurmControllerRecord | undefined,
-  ): Promise<SlurmControllerRecord['nodes']> {
-    const nodes = [...this.#memberNodes(ctx)];
-    const now = this.#now();
-    const present = new Set(nodes.map((n) => n.name));
-    for (const node of previous?.nodes ?? []) {
-      if (present.has(node.name)) {
-        this.#missingSince.delete(node.name);
-        continue;
-      }
-      const since = this.#missingSince.get(node.name) ?? now;
-      this.#missingSince.set(node.name, since);
-      const mayGo = this.#isLeaving(node.name) || now - since >= this.#graceMs;
-      if (mayGo && (await this.#activeJobsOn(node.name)) === 0) {
-        this.#missingSince.delete(node.name);
-        continue;
-      }
-      nodes.push(node);
-    }
-    return nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  }
-
   /** The record in the store (the previous holder's), if valid. */
   #storedRecord(): SlurmControllerRecord | undefined {
     const bytes = this.#runtime.store.get(SLURM_STORE_KEYS.controller);
@@ -317,7 +260,7 @@ export class SlurmControllerRole implements Role {
     }
   }
 
-  /** Writes `record`, applies it here, and waits (bounded) for the other nodes to follow it. */
+  /** Writes `record` to the store, applies it here, and waits (bounded) for the other nodes to follow it. */
   async #publish(ctx: RoleContext, record: SlurmControllerRecord): Promise<void> {
     // During start the manager has not marked the run as running yet (isLeader() is false until
     // start resolves); the fencing token and the run's signal are what hold then.
@@ -423,7 +366,7 @@ export class SlurmControllerRole implements Role {
   async #reconcile(ctx: RoleContext): Promise<void> {
     const current = this.#record;
     if (current === undefined || !this.#serving || !ctx.isLeader()) return;
-    const nodes = await this.#nextNodes(ctx, current);
+    const nodes = await this.#nodeList.next(ctx, current, this.#serving);
     if (nodes.length === 0) return;
     const layout = this.#runtime.layout;
     const next = { ...current, seq: current.seq + 1, nodes };
