@@ -29,6 +29,8 @@ export interface HandoffRun {
   readonly squeueCalls: number;
   /** Failed squeue calls. */
   readonly squeueFailed: number;
+  /** The slowest of those squeue calls (a call issued while no controller answers waits and retries). */
+  readonly slowestSqueueMs: number;
   /** The job that ran across the handoff completed with its own run time. */
   readonly jobIntact: boolean;
 }
@@ -123,10 +125,15 @@ export async function measureClusterOs(options: {
         controllerGapMs: ready - stopped,
         squeueCalls: probed.squeueCalls,
         squeueFailed: probed.failed.length,
+        slowestSqueueMs: probed.slowestSqueueMs,
         jobIntact: done.state === 'COMPLETED' && runtime >= 6 && runtime <= 7,
       };
       handoffs.push(result);
       options.log(`handoff ${run + 1}: ${holder} -> ${target} ${JSON.stringify(result)}`);
+      for (const failure of probed.failed)
+        options.log(
+          `  failed squeue: ${failure} (old slurmctld stopped at ${stopped}, new primary at ${ready})`,
+        );
       holder = target;
     }
 

@@ -218,7 +218,7 @@ export interface Probe {
   readonly process: LabProcess;
   /** `<epoch ms> <exit code>` per `scontrol ping`. */
   readonly pingLog: string;
-  /** `<epoch ms> <exit code> <duration ms>` per `squeue`. */
+  /** `<epoch ms> <exit code> <duration ms> <first line of stderr>` per `squeue`. */
   readonly squeueLog: string;
 }
 
@@ -232,7 +232,7 @@ export function startProbe(host: LabHost, seconds: number, tag = 'probe'): Probe
   const script = `
     end=$(( $(date +%s) + ${seconds} ))
     ( while [ "$(date +%s)" -lt "$end" ]; do
-        t=$(date +%s%3N); timeout 30 squeue -h >/dev/null 2>&1; echo "$t $? $(( $(date +%s%3N) - t ))" >> ${sq}; sleep 0.2
+        t=$(date +%s%3N); err=$(timeout 30 squeue -h 2>&1 >/dev/null); echo "$t $? $(( $(date +%s%3N) - t )) \${err%%$'\n'*}" >> ${sq}; sleep 0.2
       done ) &
     while [ "$(date +%s)" -lt "$end" ]; do
       t=$(date +%s%3N); scontrol ping >/dev/null 2>&1; echo "$t $?" >> ${ping}; sleep 0.05
@@ -242,10 +242,10 @@ export function startProbe(host: LabHost, seconds: number, tag = 'probe'): Probe
   return { process, pingLog: host.path(ping), squeueLog: host.path(sq) };
 }
 
-/** Stops `probe` and reads it: the longest ping outage (ms) and the squeue calls that failed. */
+/** Stops `probe` and reads it: the longest ping outage (ms), the squeue calls, which failed, and the slowest. */
 export async function readProbe(
   probe: Probe,
-): Promise<{ outageMs: number; squeueCalls: number; failed: string[] }> {
+): Promise<{ outageMs: number; squeueCalls: number; failed: string[]; slowestSqueueMs: number }> {
   probe.process.kill('SIGKILL');
   await probe.process.exited;
   const pings = await readFile(probe.pingLog, 'utf8').catch(() => '');
@@ -254,6 +254,7 @@ export async function readProbe(
     outageMs: longestOutage(pings),
     squeueCalls: calls.length,
     failed: calls.filter((line) => line.split(' ')[1] !== '0'),
+    slowestSqueueMs: Math.max(0, ...calls.map((line) => Number(line.split(' ')[2]) || 0)),
   };
 }
 

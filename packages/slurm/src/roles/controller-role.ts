@@ -483,6 +483,10 @@ export class SlurmControllerRole implements Role {
       throw new SlurmRoleError('state', 'the handoff state is not a slurm-controller handoff');
     }
     if (typeof wanted !== 'string') throw new SlurmRoleError('state', 'the handoff state has no checksum');
+    // A forwarder this node still runs from an earlier handoff listens on the address the old
+    // holder's forwarder is about to forward to: it would catch those clients and send them to a
+    // node that no longer serves. It goes now; the port is slurmctld's from here on.
+    await this.#closeForwarder();
     if (!this.#acquired) {
       await this.#runtime.acquire();
       this.#acquired = true;
