@@ -100,6 +100,15 @@ test('roles on one host: key, record, slurmd, a job, state shipping, and a hando
       { token: 7, seq: 0, node: 'node1', address: '127.0.0.1', nodes: ['node1'] },
     );
     const conf = await readFile(slurmConf, 'utf8');
+    // gres.conf sits next to slurm.conf (no GPUs here: only its header); no cgroup.conf with linuxproc.
+    assert.match(
+      await readFile(join(lab, 'etc', 'gres.conf'), 'utf8'),
+      /^# gres\.conf of the SLURM cluster "roles"/,
+    );
+    await readFile(join(lab, 'etc', 'cgroup.conf')).then(
+      () => assert.unreachable('no cgroup.conf with linuxproc'),
+      (error: NodeJS.ErrnoException) => assert.is(error.code, 'ENOENT'),
+    );
     assert.match(conf, new RegExp(`SlurmctldHost=${record.host}\\(localhost\\)`));
     assert.match(await readFile(layout.hostsFile, 'utf8'), /127\.0\.0\.1\s+localhost/);
     assert.is(new TextDecoder().decode(store.get(`${SLURM_STORE_KEYS.ackPrefix}node1`)), '7.0');

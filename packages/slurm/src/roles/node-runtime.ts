@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { SlurmClusterModel } from '../conf/model.js';
-import { renderSlurmConf } from '../conf/render.js';
+import { renderCgroupConf, renderGresConf, renderSlurmConf } from '../conf/render.js';
 import type { SlurmDaemon } from '../daemons/daemon.js';
 import { startMunged } from '../daemons/start.js';
 import { stopStrayDaemon } from '../daemons/stray.js';
@@ -352,6 +352,13 @@ export class SlurmNodeRuntime {
         },
       );
     }
+    // gres.conf (GPUs) and cgroup.conf are read from slurm.conf's directory: without gres.conf a
+    // GPU node registers no GPUs and is drained as `inval`.
+    const model = modelForRecord(this.layout, record);
+    const confDir = dirname(this.layout.confFile);
+    await writeFileIfChanged(join(confDir, 'gres.conf'), renderGresConf(model));
+    if (this.layout.processTracking === 'cgroup')
+      await writeFileIfChanged(join(confDir, 'cgroup.conf'), renderCgroupConf(model));
     await writeFileIfChanged(this.layout.confFile, conf);
     await pointAlias(this.layout.hostsFile, this.layout.controllerAlias, record.address);
     if (isNewerRecord(record, this.#record)) {
