@@ -127,6 +127,24 @@ test('the minimal fixture: every default filled in', async () => {
   assert.not.ok('token' in config.dashboard);
 });
 
+test('slurm.accounting: a host or host:port; anything else is refused with the field named', () => {
+  for (const value of ['db1', 'db1.example.org:6819', '10.0.0.5:16819'])
+    assert.is(
+      parseConfig(withCluster(`slurm:\n  accounting: ${value}\n`), { source: SOURCE }).slurm.accounting,
+      value,
+    );
+  assert.is(parseConfig(withCluster(''), { source: SOURCE }).slurm.accounting, undefined);
+  for (const bad of ['"db 1"', '"db1:99999"', '"a;b"']) {
+    const error = parseError(withCluster(`slurm:\n  accounting: ${bad}\n`));
+    assert.ok(
+      error.issues.some((i) => i.path === 'slurm.accounting'),
+      error.message,
+    );
+  }
+  const upper = parseError(withCluster('slurm:\n  cluster_name: Prod\n'));
+  assert.match(upper.message, /slurm\.cluster_name: expected a SLURM cluster name/);
+});
+
 test('dashboard.bind follows network.bind unless set; empty sections take defaults', () => {
   const config = parseConfig(withCluster('network:\n  bind: 10.1.2.3\nroles: {}\nmerge: {}\n'), {
     source: SOURCE,

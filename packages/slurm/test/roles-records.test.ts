@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import * as fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { renderSlurmConf } from '../src/conf/render.js';
+import { DEBIAN_SLURM_LAYOUT } from '../src/roles/layout.js';
+import { modelForRecord } from '../src/roles/node-runtime.js';
 import { decodeShippedState, encodeShippedState } from '../src/roles/shipped-state.js';
 import {
   decodeControllerRecord,
@@ -95,6 +98,18 @@ test('controller record: fuzzed bytes and fuzzed fields never throw anything but
     ),
     { numRuns: 500 },
   );
+});
+
+test('the model for a record: the alias as the controller address, accounting and MaxNodeCount from the layout', () => {
+  const layout = { ...DEBIAN_SLURM_LAYOUT, maxNodeCount: 1, accounting: { host: 'db1', port: 16819 } };
+  const model = modelForRecord(layout, RECORD);
+  assert.equal(model.controller, { host: 'n1', address: 'slurmctl' });
+  assert.is(model.maxNodeCount, 2, 'never fewer than the static nodes');
+  const conf = renderSlurmConf(model);
+  assert.match(conf, /^AccountingStorageHost=db1$/m);
+  assert.match(conf, /^AccountingStoragePort=16819$/m);
+  assert.match(conf, /^SlurmctldHost=n1\(slurmctl\)$/m);
+  assert.not.match(renderSlurmConf(modelForRecord(DEBIAN_SLURM_LAYOUT, RECORD)), /AccountingStorageHost/);
 });
 
 test('shipped state: round trip with its header; corruption anywhere is a typed error', async () => {

@@ -19,6 +19,7 @@ import {
   SlurmWorkerRole,
 } from '@clusteros/slurm';
 import type { AgentConfig } from '../config/index.js';
+import { parseHostPort } from '../config/schema.js';
 import { TAG } from '../dashboard-sources.js';
 import { AGENT_TAG } from './tags.js';
 
@@ -64,6 +65,12 @@ export function clusterAddressOf(node: NodeRef): string | undefined {
   return host === '' ? undefined : host;
 }
 
+/** `host` or `host:port` (the config has checked it) as the conf model's accounting spec. */
+function accountingOf(value: string): { host: string; port?: number } {
+  const split = parseHostPort(value);
+  return split === undefined ? { host: value } : { host: split.host, port: split.port };
+}
+
 /** Options of {@link slurmRoles}. */
 export interface SlurmRolesOptions {
   /** This node's id (its SLURM node name). */
@@ -107,6 +114,7 @@ export function slurmRoles(options: SlurmRolesOptions): SlurmParts {
       controllerAlias: s.controller_alias,
       processTracking: s.process_tracking,
       ports: { slurmctld: s.slurmctld_port, slurmd: s.slurmd_port },
+      ...(s.accounting === undefined ? {} : { accounting: accountingOf(s.accounting) }),
     },
   });
   const worker = wantsWorker ? new SlurmWorkerRole({ runtime }) : undefined;

@@ -285,6 +285,12 @@ const slurmSchema = z.strictObject(
     slurmctld_port: port().default(6817),
     /** `SlurmdPort`. */
     slurmd_port: port().default(6818),
+    /** An existing slurmdbd for job accounting (`host` or `host:port`); absent: no accounting. */
+    accounting: str('a host or host:port')
+      .refine((v) => isHost(v) || parseHostPort(v) !== undefined, {
+        error: 'expected a host name, an IP address, or host:port',
+      })
+      .optional(),
   },
   { error: obj },
 );

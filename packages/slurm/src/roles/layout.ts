@@ -3,7 +3,7 @@
  * `slurm.conf` must agree on. The defaults are Debian's stock paths, so the packages' own tools
  * (`squeue`, `sinfo`, `scontrol` without `SLURM_CONF`) work on the node as an operator expects.
  */
-import type { SlurmPaths, SlurmPorts, SlurmProcessTracking } from '../conf/model.js';
+import type { SlurmAccountingSpec, SlurmPaths, SlurmPorts, SlurmProcessTracking } from '../conf/model.js';
 
 /** The files and settings of the SLURM roles on one node. */
 export interface SlurmNodeLayout {
@@ -34,6 +34,11 @@ export interface SlurmNodeLayout {
    * controller record.
    */
   readonly maxNodeCount?: number;
+  /**
+   * Job accounting through an existing slurmdbd (`sacct` needs it); omitted: none. ClusterOS
+   * never requires it and does not run slurmdbd itself.
+   */
+  readonly accounting?: SlurmAccountingSpec;
 }
 
 /** The layout of a Debian host with the `slurmctld`, `slurmd` and `munge` packages. */

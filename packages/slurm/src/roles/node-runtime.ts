@@ -79,6 +79,7 @@ export function modelForRecord(layout: SlurmNodeLayout, record: SlurmControllerR
     paths: layout.paths,
     processTracking: layout.processTracking,
     ...(layout.ports === undefined ? {} : { ports: layout.ports }),
+    ...(layout.accounting === undefined ? {} : { accounting: layout.accounting }),
     ...(layout.maxNodeCount === undefined
       ? {}
       : { maxNodeCount: Math.max(layout.maxNodeCount, record.nodes.length) }),
