@@ -118,7 +118,7 @@ test('the minimal fixture: every default filled in', async () => {
     slurm: {
       cluster_name: 'clusteros',
       controller_alias: 'slurmctl',
-      process_tracking: 'linuxproc',
+      process_tracking: 'auto',
       slurmctld_port: 6817,
       slurmd_port: 6818,
     },

@@ -5,8 +5,7 @@
 // (the same host plays both ends: slurmctld must run on the host slurm.conf names) keeps a
 // running job, which completes with its true run time. Every wait is bounded; the lab is torn
 // down on success and failure.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, tmpdir, totalmem } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeRef } from '@clusteros/roles';
 import { test } from 'uvu';
@@ -16,54 +15,15 @@ import { waitUntil } from '../src/daemons/wait.js';
 import { MungeKey, mungeKeyFileIsPrivate } from '../src/munge/key.js';
 import { filterJobs, jobHasEnded, jobRuntimeSeconds, parseSqueueJson } from '../src/parse/squeue.js';
 import { SlurmControllerRole } from '../src/roles/controller-role.js';
-import type { SlurmNodeLayout } from '../src/roles/layout.js';
 import { SlurmNodeRuntime } from '../src/roles/node-runtime.js';
 import { decodeShippedState } from '../src/roles/shipped-state.js';
 import { decodeControllerRecord, SLURM_STORE_KEYS } from '../src/roles/store.js';
 import { SlurmWorkerRole } from '../src/roles/worker-role.js';
 import { readSlurmOverview } from '../src/status/overview.js';
-import { freePortPair } from './support/ports.js';
-import { MemoryStore, roleContext } from './support/role-harness.js';
-
-async function makeLab(): Promise<{ lab: string; layout: SlurmNodeLayout }> {
-  const lab = await mkdtemp(join(tmpdir(), 'clusteros-slurm-roles-'));
-  // munged refuses a socket whose directories others cannot traverse.
-  await import('node:fs/promises').then((fs) => fs.chmod(lab, 0o755));
-  for (const dir of ['etc', 'log', 'state', 'spool', 'jobs'])
-    await mkdir(join(lab, dir), { recursive: true });
-  const base = await freePortPair();
-  const layout: SlurmNodeLayout = {
-    clusterName: 'roles',
-    confFile: join(lab, 'etc', 'slurm.conf'),
-    paths: {
-      stateSaveLocation: join(lab, 'state', 'slurmctld'),
-      spoolDir: join(lab, 'spool', '%n'),
-      logDir: join(lab, 'log'),
-      runDir: join(lab, 'run'),
-      mungeSocket: join(lab, 'run', 'munge', 'munge.sock'),
-    },
-    ports: { slurmctld: base, slurmd: base + 1 },
-    processTracking: 'linuxproc',
-    mungeKeyFile: join(lab, 'munge-etc', 'munge.key'),
-    mungeDir: join(lab, 'munge-lib'),
-    // The alias goes into a lab hosts file; `localhost` resolves through the machine's own.
-    hostsFile: join(lab, 'etc', 'hosts'),
-    controllerAlias: 'localhost',
-  };
-  return { lab, layout };
-}
-
-const self: NodeRef = {
-  id: 'node1',
-  name: 'node1',
-  address: '127.0.0.1:9090',
-  capabilities: { cpuCores: availableParallelism(), ramBytes: totalmem(), gpus: 0, arch: process.arch },
-  roles: ['slurm-worker', 'slurm-controller'],
-  tags: { ts_ip: '127.0.0.1' },
-};
+import { MemoryStore, makeRoleLab, roleContext, SELF as self } from './support/role-harness.js';
 
 test('roles on one host: key, record, slurmd, a job, state shipping, and a handoff that keeps a running job', async () => {
-  const { lab, layout } = await makeLab();
+  const { lab, layout } = await makeRoleLab('linuxproc');
   const store = new MemoryStore();
   const runtime = new SlurmNodeRuntime({ nodeId: 'node1', store, layout });
   const worker = new SlurmWorkerRole({ runtime });

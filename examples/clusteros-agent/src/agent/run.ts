@@ -454,7 +454,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
           now: Date.now,
         }),
       );
-    const slurm = slurmRoles({
+    const slurm = await slurmRoles({
       id,
       managed,
       config,

@@ -9,6 +9,7 @@ import { type KvResult, type KvStateMachine, kv } from '@clusteros/raft';
 import type { NodeRef, Role } from '@clusteros/roles';
 import {
   DEBIAN_SLURM_LAYOUT,
+  detectProcessTracking,
   SLURM_CONTROLLER_ROLE,
   SLURM_WORKER_ROLE,
   SlurmControllerRole,
@@ -83,6 +84,8 @@ export interface SlurmRolesOptions {
   readonly store: SlurmStore;
   /** Logger. */
   readonly logger: SlurmLogger;
+  /** How `auto` process tracking is decided. @defaultValue `detectProcessTracking` */
+  readonly detectTracking?: () => Promise<'cgroup' | 'linuxproc'>;
 }
 
 /** The SLURM roles of a node and the daemons they run now. */
@@ -98,12 +101,17 @@ export interface SlurmParts {
 }
 
 /** The SLURM roles this node runs (none when it enables neither). */
-export function slurmRoles(options: SlurmRolesOptions): SlurmParts {
+export async function slurmRoles(options: SlurmRolesOptions): Promise<SlurmParts> {
   const wantsController = options.managed.includes(SLURM_CONTROLLER_ROLE);
   const wantsWorker = options.managed.includes(SLURM_WORKER_ROLE);
   if (!wantsController && !wantsWorker)
     return { roles: [], services: () => ({}), service: async () => undefined, jobs: async () => [] };
   const s = options.config.slurm;
+  const processTracking =
+    s.process_tracking === 'auto'
+      ? await (options.detectTracking ?? detectProcessTracking)()
+      : s.process_tracking;
+  options.logger.info({ processTracking, setting: s.process_tracking }, 'slurm: process tracking');
   const runtime = new SlurmNodeRuntime({
     nodeId: options.id,
     store: options.store,
@@ -112,7 +120,7 @@ export function slurmRoles(options: SlurmRolesOptions): SlurmParts {
       ...DEBIAN_SLURM_LAYOUT,
       clusterName: s.cluster_name,
       controllerAlias: s.controller_alias,
-      processTracking: s.process_tracking,
+      processTracking,
       ports: { slurmctld: s.slurmctld_port, slurmd: s.slurmd_port },
       ...(s.accounting === undefined ? {} : { accounting: accountingOf(s.accounting) }),
     },

@@ -277,10 +277,13 @@ const slurmSchema = z.strictObject(
     controller_alias: str(ALIAS_TEXT)
       .regex(ALIAS_RE, { error: `expected ${ALIAS_TEXT}` })
       .default('slurmctl'),
-    /** How job processes are tracked: `cgroup` (confined) or `linuxproc` (works without cgroups). */
+    /**
+     * How job processes are tracked: `cgroup` (confined), `linuxproc` (works without cgroups), or
+     * `auto` (cgroup where the host supports it).
+     */
     process_tracking: z
-      .enum(['linuxproc', 'cgroup'], { error: "expected 'linuxproc' or 'cgroup'" })
-      .default('linuxproc'),
+      .enum(['auto', 'linuxproc', 'cgroup'], { error: "expected 'auto', 'linuxproc' or 'cgroup'" })
+      .default('auto'),
     /** `SlurmctldPort`. */
     slurmctld_port: port().default(6817),
     /** `SlurmdPort`. */

@@ -2,6 +2,8 @@
  * `slurm.conf`, `gres.conf` and `cgroup.conf` for a ClusterOS cluster, rendered from a typed
  * model, and the checks that keep every value of the model from breaking the files.
  */
+
+export { detectProcessTracking, type TrackingProbePaths } from './detect-tracking.js';
 export {
   BYTES_PER_MIB,
   MEMORY_HEADROOM_PERCENT,

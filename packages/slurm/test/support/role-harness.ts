@@ -1,8 +1,14 @@
 // What the SLURM roles need from their surroundings, in memory: a store with the semantics of the
 // Raft KV adapter (committed writes, create-only), and role contexts for one node as the role
 // manager would make them.
+import { chmod, mkdir, mkdtemp } from 'node:fs/promises';
+import { availableParallelism, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import type { NodeRef, RoleContext } from '@clusteros/roles';
+import type { SlurmProcessTracking } from '../../src/conf/model.js';
+import type { SlurmNodeLayout } from '../../src/roles/layout.js';
 import type { SlurmStore } from '../../src/roles/store.js';
+import { freePortPair } from './ports.js';
 
 /** An in-memory {@link SlurmStore}; `writes` counts puts per key. */
 export class MemoryStore implements SlurmStore {
@@ -65,3 +71,44 @@ export function roleContext(
     controller,
   };
 }
+
+/** A private lab directory and a layout of the roles' files in it, on free ports. */
+export async function makeRoleLab(
+  processTracking: SlurmProcessTracking,
+): Promise<{ lab: string; layout: SlurmNodeLayout }> {
+  const lab = await mkdtemp(join(tmpdir(), 'clusteros-slurm-roles-'));
+  // munged refuses a socket whose directories others cannot traverse.
+  await chmod(lab, 0o755);
+  for (const dir of ['etc', 'log', 'state', 'spool', 'jobs'])
+    await mkdir(join(lab, dir), { recursive: true });
+  const base = await freePortPair();
+  const layout: SlurmNodeLayout = {
+    clusterName: 'roles',
+    confFile: join(lab, 'etc', 'slurm.conf'),
+    paths: {
+      stateSaveLocation: join(lab, 'state', 'slurmctld'),
+      spoolDir: join(lab, 'spool', '%n'),
+      logDir: join(lab, 'log'),
+      runDir: join(lab, 'run'),
+      mungeSocket: join(lab, 'run', 'munge', 'munge.sock'),
+    },
+    ports: { slurmctld: base, slurmd: base + 1 },
+    processTracking,
+    mungeKeyFile: join(lab, 'munge-etc', 'munge.key'),
+    mungeDir: join(lab, 'munge-lib'),
+    // The alias goes into a lab hosts file; `localhost` resolves through the machine's own.
+    hostsFile: join(lab, 'etc', 'hosts'),
+    controllerAlias: 'localhost',
+  };
+  return { lab, layout };
+}
+
+/** The one node of a single-host lab. */
+export const SELF: NodeRef = {
+  id: 'node1',
+  name: 'node1',
+  address: '127.0.0.1:9090',
+  capabilities: { cpuCores: availableParallelism(), ramBytes: totalmem(), gpus: 0, arch: process.arch },
+  roles: ['slurm-worker', 'slurm-controller'],
+  tags: { ts_ip: '127.0.0.1' },
+};
