@@ -31,7 +31,8 @@ import {
   type SlurmControllerPing,
   writeMungeKeyFile,
 } from '@clusteros/slurm';
-import { type LabHost, type LabProcess, NetnsLab } from '../test/support/netns-lab.js';
+import { type LabHost, type LabProcess, NetnsLab, within } from '../test/support/netns-lab.js';
+import { GiveUp, until } from '../test/support/slurm-agent-lab.js';
 
 export interface SlurmHaResult {
   /**
@@ -71,7 +72,7 @@ const JOB_SECONDS = 25;
 /** State-save lag (notes §6.6): a job younger than ~5 s may be lost by a crash. */
 const JOB_AGE_BEFORE_ACTION_MS = 8_000;
 const PING_EVERY_MS = 50;
-const POLL_EVERY_MS = 200;
+const _POLL_EVERY_MS = 200;
 const MUNGE_READY_MS = 10_000;
 const CONTROLLER_UP_MS = 30_000;
 const NODE_IDLE_MS = 30_000;
@@ -89,51 +90,6 @@ interface Timing {
   firstSqueueOkMs: number;
   /** From the event until ctl2's log says "Running as primary controller". */
   inControlMs: number;
-}
-
-/** Thrown by a probe of {@link until} when waiting longer cannot help. */
-class Hopeless extends Error {}
-
-/**
- * Polls `probe` every `everyMs` until it returns a value; throws after `limitMs` with the last
- * error, or at once when the probe throws {@link Hopeless}.
- */
-async function until<T>(
-  what: string,
-  limitMs: number,
-  probe: () => Promise<T | undefined>,
-  everyMs = POLL_EVERY_MS,
-): Promise<T> {
-  const deadline = performance.now() + limitMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      if (error instanceof Hopeless) throw error;
-      last = error;
-    }
-    if (performance.now() >= deadline) {
-      const detail =
-        last === undefined ? '' : ` (last: ${last instanceof Error ? last.message : String(last)})`;
-      throw new Error(`timed out after ${limitMs} ms waiting for ${what}${detail}`);
-    }
-    await delay(everyMs);
-  }
-}
-
-/** Resolves true if `promise` settles within `ms`. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** `scontrol ping` from `host`: the controller lines (exit 1 when one is down is normal). */
@@ -460,7 +416,7 @@ export async function measureSlurmHa(options: SlurmHaOptions): Promise<SlurmHaRe
         exited = how;
       });
       await waitPing('ctl1 UP again', (lines) => {
-        if (exited !== undefined) throw new Hopeless(`ctl1's slurmctld exited (${exited})`);
+        if (exited !== undefined) throw new GiveUp(`ctl1's slurmctld exited (${exited})`);
         return bothUp(lines);
       });
       const pingMs = performance.now() - t0;
@@ -468,7 +424,7 @@ export async function measureSlurmHa(options: SlurmHaOptions): Promise<SlurmHaRe
         'ctl1 in control and ctl2 in standby (logs)',
         CONTROLLER_UP_MS,
         async () => {
-          if (exited !== undefined) throw new Hopeless(`ctl1's slurmctld exited (${exited})`);
+          if (exited !== undefined) throw new GiveUp(`ctl1's slurmctld exited (${exited})`);
           const control = loggedAt(await logSince(ctl1Log(), from1), IN_CONTROL);
           const standby = loggedAt(await logSince(ctl2Log, from2), IN_STANDBY);
           return control !== undefined && standby !== undefined ? [control, standby] : undefined;
@@ -501,7 +457,7 @@ export async function measureSlurmHa(options: SlurmHaOptions): Promise<SlurmHaRe
     const restartBackup = async (): Promise<void> => {
       const t0 = performance.now();
       ctl2Daemon.kill('SIGTERM');
-      if (!(await settlesWithin(ctl2Daemon.exited, DAEMON_EXIT_MS))) {
+      if (!(await within(ctl2Daemon.exited, DAEMON_EXIT_MS))) {
         throw new Error(`ctl2's slurmctld did not stop within ${DAEMON_EXIT_MS} ms of SIGTERM`);
       }
       const from = await logSize(ctl2Log);
@@ -558,7 +514,7 @@ export async function measureSlurmHa(options: SlurmHaOptions): Promise<SlurmHaRe
       log(`  pingUpMs ${ms(pingUpMs)}, firstSqueueOkMs ${ms(firstSqueueOkMs)}`);
       const inControlMs = await ctl2InControl(from2, wallT0);
       takeover.push({ pingUpMs: ms(pingUpMs), firstSqueueOkMs: ms(firstSqueueOkMs), inControlMs });
-      if (!(await settlesWithin(oldDaemon.exited, DAEMON_EXIT_MS))) {
+      if (!(await within(oldDaemon.exited, DAEMON_EXIT_MS))) {
         throw new Error(`ctl1's slurmctld did not exit within ${DAEMON_EXIT_MS} ms of the takeover`);
       }
       log(`  ctl1's slurmctld exited (${String(await oldDaemon.exited)})`);
@@ -608,7 +564,7 @@ export async function measureSlurmHa(options: SlurmHaOptions): Promise<SlurmHaRe
   } finally {
     // Daemons first (newest first), then the hosts; both bounded, neither throws.
     for (const daemon of daemons.reverse()) daemon.kill('SIGKILL');
-    await Promise.all(daemons.map((daemon) => settlesWithin(daemon.exited, 5_000)));
+    await Promise.all(daemons.map((daemon) => within(daemon.exited, 5_000)));
     await lab.teardown();
   }
 }

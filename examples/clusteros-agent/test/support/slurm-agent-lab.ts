@@ -28,10 +28,13 @@ export const NODE_AGENT = [
 /** Every address a lab host gets, in order of creation (the lab numbers them from .10). */
 const SEED_IPS = ['10.77.0.10', '10.77.0.11', '10.77.0.12', '10.77.0.13'];
 
-/** An agent process ended: no wait can succeed any more. */
-export class AgentExited extends Error {}
+/** Thrown by a check to end a wait at once: what it waits for can no longer happen. */
+export class GiveUp extends Error {}
 
-/** Polls `check` until it yields a value, at most `limitMs`; an {@link AgentExited} ends it at once. */
+/** An agent process ended: no wait can succeed any more. */
+export class AgentExited extends GiveUp {}
+
+/** Polls `check` until it yields a value, at most `limitMs`; a {@link GiveUp} ends it at once. */
 export async function until<T>(
   what: string,
   limitMs: number,
@@ -45,7 +48,7 @@ export async function until<T>(
       const value = await check();
       if (value !== undefined) return value;
     } catch (error) {
-      if (error instanceof AgentExited) throw error;
+      if (error instanceof GiveUp) throw error;
       last = error;
     }
     await new Promise((resolve) => setTimeout(resolve, everyMs));
