@@ -72,7 +72,6 @@ const JOB_SECONDS = 25;
 /** State-save lag (notes §6.6): a job younger than ~5 s may be lost by a crash. */
 const JOB_AGE_BEFORE_ACTION_MS = 8_000;
 const PING_EVERY_MS = 50;
-const _POLL_EVERY_MS = 200;
 const MUNGE_READY_MS = 10_000;
 const CONTROLLER_UP_MS = 30_000;
 const NODE_IDLE_MS = 30_000;

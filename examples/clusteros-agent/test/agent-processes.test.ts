@@ -24,6 +24,7 @@ import { findExecutable } from '../src/agent/catalog.js';
 import { COORDINATOR_ROLE } from '../src/agent/coordinator-role.js';
 import { main } from '../src/cli/main.js';
 import { LocalCluster } from '../src/demo/local-cluster.js';
+import { until } from './support/until.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const cli = join(here, '..', 'src', 'cli.ts');
@@ -88,22 +89,6 @@ async function view(url: string): Promise<View | undefined> {
     holder: coordinator?.node_id ?? null,
     token: coordinator?.fencing_token ?? null,
   };
-}
-
-/** Polls until `check` returns a value (not undefined), at most `limitMs`. */
-async function until<T>(what: string, limitMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`${what}: not within ${limitMs} ms${last === undefined ? '' : ` (${String(last)})`}`);
 }
 
 /** The view every running node agrees on: all see `expectAlive` members, one leader, one holder. */

@@ -15,7 +15,7 @@ import { filterJobs, parseSqueueJson } from '../src/parse/squeue.js';
 import { SlurmControllerRole } from '../src/roles/controller-role.js';
 import { SlurmNodeRuntime } from '../src/roles/node-runtime.js';
 import { SlurmWorkerRole } from '../src/roles/worker-role.js';
-import { MemoryStore, makeRoleLab, roleContext, SELF } from './support/role-harness.js';
+import { endRoleLab, MemoryStore, makeRoleLab, roleContext, SELF } from './support/role-harness.js';
 
 test('detection: v1 needs freezer, memory, cpuset and devices; v2 needs cpuset, memory and systemd', async () => {
   const root = await mkdtemp(join(tmpdir(), 'clusteros-cgroup-probe-'));
@@ -98,13 +98,10 @@ test('cgroup mode on this host: cgroup.conf written, a job confined to the memor
     assert.is(limit, 64 * 1024 * 1024, 'the job cannot use more memory than it asked for');
     assert.equal([...workerCtx.failures, ...controllerCtx.failures], []);
   } finally {
-    await runSlurmCommand('scancel', ['--full', '--quiet', '--user=root'], {
-      slurmConf,
-      timeoutMs: 5_000,
-    }).catch(() => {});
-    await worker.stop(workerCtx, 'shutdown');
-    await controller.stop(controllerCtx, 'shutdown');
-    await rm(lab, { recursive: true, force: true });
+    await endRoleLab(lab, slurmConf, [
+      () => worker.stop(workerCtx, 'shutdown'),
+      () => controller.stop(controllerCtx, 'shutdown'),
+    ]);
   }
 });
 

@@ -5,7 +5,7 @@
 // (the same host plays both ends: slurmctld must run on the host slurm.conf names) keeps a
 // running job, which completes with its true run time. Every wait is bounded; the lab is torn
 // down on success and failure.
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeRef } from '@clusteros/roles';
 import { test } from 'uvu';
@@ -20,7 +20,7 @@ import { decodeShippedState } from '../src/roles/shipped-state.js';
 import { decodeControllerRecord, SLURM_STORE_KEYS } from '../src/roles/store.js';
 import { SlurmWorkerRole } from '../src/roles/worker-role.js';
 import { readSlurmOverview } from '../src/status/overview.js';
-import { MemoryStore, makeRoleLab, roleContext, SELF as self } from './support/role-harness.js';
+import { endRoleLab, MemoryStore, makeRoleLab, roleContext, SELF as self } from './support/role-harness.js';
 
 test('roles on one host: key, record, slurmd, a job, state shipping, and a handoff that keeps a running job', async () => {
   const { lab, layout } = await makeRoleLab('linuxproc');
@@ -171,14 +171,11 @@ test('roles on one host: key, record, slurmd, a job, state shipping, and a hando
     assert.ok(runtime.status().keyRepairs >= 1);
     assert.equal([...workerCtx.failures, ...firstCtx.failures, ...secondCtx.failures], []);
   } finally {
-    await runSlurmCommand('scancel', ['--full', '--quiet', '--user=root'], {
-      slurmConf,
-      timeoutMs: 5_000,
-    }).catch(() => {});
-    await worker.stop(workerCtx, 'shutdown');
-    await first.stop(firstCtx, 'shutdown');
-    await second.stop(secondCtx, 'shutdown');
-    await rm(lab, { recursive: true, force: true });
+    await endRoleLab(lab, slurmConf, [
+      () => worker.stop(workerCtx, 'shutdown'),
+      () => first.stop(firstCtx, 'shutdown'),
+      () => second.stop(secondCtx, 'shutdown'),
+    ]);
   }
 });
 

@@ -14,6 +14,9 @@ import {
 } from '@clusteros/slurm';
 import { stringify } from 'yaml';
 import { type LabHost, type LabProcess, NetnsLab } from './netns-lab.js';
+import { AgentExited, until } from './until.js';
+
+export { AgentExited, GiveUp, until } from './until.js';
 
 const cli = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'src', 'cli.ts');
 /** `node-agent` as a command line; the loader is named by path (commands run with `/` as their directory). */
@@ -27,34 +30,6 @@ export const NODE_AGENT = [
 
 /** Every address a lab host gets, in order of creation (the lab numbers them from .10). */
 const SEED_IPS = ['10.77.0.10', '10.77.0.11', '10.77.0.12', '10.77.0.13'];
-
-/** Thrown by a check to end a wait at once: what it waits for can no longer happen. */
-export class GiveUp extends Error {}
-
-/** An agent process ended: no wait can succeed any more. */
-export class AgentExited extends GiveUp {}
-
-/** Polls `check` until it yields a value, at most `limitMs`; a {@link GiveUp} ends it at once. */
-export async function until<T>(
-  what: string,
-  limitMs: number,
-  check: () => Promise<T | undefined>,
-  everyMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      if (error instanceof GiveUp) throw error;
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-  throw new Error(`${what}: not within ${limitMs} ms${last === undefined ? '' : ` (last: ${String(last)})`}`);
-}
 
 /** Hosts running agents with cluster-coordinator, slurm-controller and slurm-worker. */
 export class SlurmAgentLab {

@@ -1,11 +1,12 @@
 // What the SLURM roles need from their surroundings, in memory: a store with the semantics of the
 // Raft KV adapter (committed writes, create-only), and role contexts for one node as the role
 // manager would make them.
-import { chmod, mkdir, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { NodeRef, RoleContext } from '@clusteros/roles';
 import type { SlurmProcessTracking } from '../../src/conf/model.js';
+import { runSlurmCommand } from '../../src/daemons/command.js';
 import type { SlurmNodeLayout } from '../../src/roles/layout.js';
 import type { SlurmStore } from '../../src/roles/store.js';
 import { freePortPair } from './ports.js';
@@ -112,3 +113,17 @@ export const SELF: NodeRef = {
   roles: ['slurm-worker', 'slurm-controller'],
   tags: { ts_ip: '127.0.0.1' },
 };
+
+/** Ends a single-host lab: cancels every job, runs `stops` in order (the roles' stop calls), removes the directory. */
+export async function endRoleLab(
+  lab: string,
+  slurmConf: string,
+  stops: readonly (() => Promise<void>)[],
+): Promise<void> {
+  await runSlurmCommand('scancel', ['--full', '--quiet', '--user=root'], {
+    slurmConf,
+    timeoutMs: 5_000,
+  }).catch(() => {});
+  for (const stop of stops) await stop();
+  await rm(lab, { recursive: true, force: true });
+}
