@@ -66,13 +66,13 @@ test('roleAvailability: the catalog’s coordinator needs no software and is man
   assert.equal(asked, []);
 });
 
-test('roleAvailability: SLURM roles are managed with their software; k3s roles are not-managed', async () => {
+test('roleAvailability: SLURM and k3s roles are managed with their software', async () => {
   const all = finder(['slurmctld', 'slurmd', 'munged', 'k3s']).find;
   for (const [role, kind] of [
     ['slurm-controller', 'managed'],
     ['slurm-worker', 'managed'],
-    ['k3s-server', 'not-managed'],
-    ['k3s-agent', 'not-managed'],
+    ['k3s-server', 'managed'],
+    ['k3s-agent', 'managed'],
   ] as const) {
     const catalogEntry = ROLE_CATALOG[role];
     assert.ok(catalogEntry !== undefined, role);

@@ -122,6 +122,15 @@ test('the minimal fixture: every default filled in', async () => {
       slurmctld_port: 6817,
       slurmd_port: 6818,
     },
+    k3s: {
+      servers: 3,
+      data_dir: '/var/lib/rancher/k3s',
+      binary: 'k3s',
+      network: 'flannel',
+      flannel_iface: 'tailscale0',
+      tls_san: [],
+      handoff_timeout_s: 600,
+    },
     data_dir: '/var/lib/clusteros',
   });
   assert.not.ok('token' in config.dashboard);
@@ -143,6 +152,29 @@ test('slurm.accounting: a host or host:port; anything else is refused with the f
   }
   const upper = parseError(withCluster('slurm:\n  cluster_name: Prod\n'));
   assert.match(upper.message, /slurm\.cluster_name: expected a SLURM cluster name/);
+});
+
+test('k3s: servers 1, 3 or 5; cni only with a named CNI; bad values name the field', () => {
+  const cni = parseConfig(withCluster('k3s:\n  servers: 5\n  network: cni\n  cni: cilium\n'), {
+    source: SOURCE,
+  }).k3s;
+  assert.equal([cni.servers, cni.network, cni.cni], [5, 'cni', 'cilium']);
+  const cases: [string, string, RegExp][] = [
+    ['k3s:\n  servers: 2\n', 'k3s.servers', /expected 1, 3 or 5/],
+    ['k3s:\n  network: cni\n', 'k3s.cni', /Tailscale is not a CNI/],
+    ['k3s:\n  flannel_iface: "eth0; rm"\n', 'k3s.flannel_iface', /network interface name/],
+    ['k3s:\n  tls_san: ["a b"]\n', 'k3s.tls_san[0]', /host name or IP address/],
+    ['k3s:\n  handoff_timeout_s: 5\n', 'k3s.handoff_timeout_s', /from 30 to 3600/],
+    ['k3s:\n  token: abc\n', 'k3s.token', /unknown key/],
+  ];
+  for (const [yaml, field, message] of cases) {
+    const error = parseError(withCluster(yaml));
+    assert.ok(
+      error.issues.some((i) => i.path === field),
+      `${field}: ${error.message}`,
+    );
+    assert.match(error.message, message);
+  }
 });
 
 test('dashboard.bind follows network.bind unless set; empty sections take defaults', () => {

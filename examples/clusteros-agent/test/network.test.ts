@@ -31,6 +31,8 @@ import {
 const FIXTURES = fileURLToPath(new URL('./fixtures/tailscale/', import.meta.url));
 const fixturePath = (name: string): string => join(FIXTURES, name);
 const fixture = (name: string): Promise<string> => readFile(fixturePath(name), 'utf8');
+/** The MagicDNS name of this node in every fixture (tailscaled prints it with a trailing dot). */
+const DNS = 'ikuai-1.tail1fb5f0.ts.net';
 
 // A pino logger satisfies the provider's logger interface (checked by the compiler).
 export const pinoIsALogger: NetworkLogger = pino({ enabled: false });
@@ -144,6 +146,8 @@ test('parses the real capture: IPv4 by family, self and peers', async () => {
   assert.is(s.backendState, 'Running');
   assert.is(s.ipv4, '100.104.58.51');
   assert.is(s.selfHostName, 'iKuai');
+  // DNSName ends with a dot in tailscaled's JSON; k3s gets it as a --tls-san without the dot.
+  assert.is(s.selfDnsName, 'ikuai-1.tail1fb5f0.ts.net');
   assert.is(s.selfOnline, true);
   assert.equal(s.selfIps, ['100.104.58.51', 'fd7a:115c:a1e0::ef01:3a34']);
   assert.equal(s.peers, [
@@ -192,7 +196,13 @@ test('LocalAPI: IP, peers (online and offline) and connected state; sends the Lo
         { hostName: 'gpu-box', ips: ['fd7a:115c:a1e0::a01:2b3c', '100.90.11.60'], online: false },
         { hostName: 'iStoreOS', ips: ['100.103.182.58', 'fd7a:115c:a1e0::f01:b63a'], online: true },
       ]);
-      assert.equal(p.state(), { provider: 'tailscale', connected: true, ip: '100.104.58.51', peerCount: 2 });
+      assert.equal(p.state(), {
+        provider: 'tailscale',
+        connected: true,
+        ip: '100.104.58.51',
+        peerCount: 2,
+        dnsName: DNS,
+      });
       assert.is(ts.seen[0]?.headers.host, LOCALAPI_HOST);
       assert.is(ts.requests, 1);
     } finally {
@@ -208,7 +218,13 @@ test('ready() resolves at once when Running, with one line logged', () =>
     try {
       const p = new TailscaleNetworkProvider(fast({ socketPath: ts.socketPath, logger: log }));
       const state = await p.ready();
-      assert.equal(state, { provider: 'tailscale', connected: true, ip: '100.104.58.51', peerCount: 1 });
+      assert.equal(state, {
+        provider: 'tailscale',
+        connected: true,
+        ip: '100.104.58.51',
+        peerCount: 1,
+        dnsName: DNS,
+      });
       assert.is(ts.requests, 1);
       assert.equal(
         log.lines.map((l) => [l.level, l.msg]),
@@ -261,7 +277,13 @@ test('NeedsLogin: disconnected, no IP; ready() hits the deadline with a clear er
       assert.is(status.backendState, 'NeedsLogin');
       assert.is(status.ipv4, null);
       assert.equal(status.peers, []);
-      assert.equal(p.state(), { provider: 'tailscale', connected: false, ip: null, peerCount: 0 });
+      assert.equal(p.state(), {
+        provider: 'tailscale',
+        connected: false,
+        ip: null,
+        peerCount: 0,
+        dnsName: DNS,
+      });
 
       const started = Date.now();
       const err = await rejection(p.ready());
@@ -355,7 +377,13 @@ test('CLI fallback: no socket, a fake `tailscale status --json` prints the captu
       fast({ socketPath: join(dir, 'absent.sock'), cliPath, logger: log }),
     );
     const state = await p.ready();
-    assert.equal(state, { provider: 'tailscale', connected: true, ip: '100.104.58.51', peerCount: 2 });
+    assert.equal(state, {
+      provider: 'tailscale',
+      connected: true,
+      ip: '100.104.58.51',
+      peerCount: 2,
+      dnsName: DNS,
+    });
     const peers = await p.peers();
     assert.equal(
       peers.map((x) => [x.hostName, x.online]),

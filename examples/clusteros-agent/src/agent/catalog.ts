@@ -2,8 +2,8 @@
  * The roles this agent knows and the software each one needs, and a probe for that software.
  *
  * `cluster-coordinator` is the agent's own (no software). The SLURM roles run real daemons through
- * `@clusteros/slurm`; the k3s roles arrive with `@clusteros/k3s`. Until a role has an
- * implementation here, or when its software is missing, the agent never pretends to
+ * `@clusteros/slurm`, the k3s roles run `k3s` through `@clusteros/k3s`. When a role has no
+ * implementation here, or its software is missing, the agent never pretends to
  * run it: the role is reported `not-installed` (software missing) or `not-managed` (software
  * found, no implementation in this agent) and the node does not compete for it.
  */
@@ -40,8 +40,8 @@ export const ROLE_CATALOG: Readonly<Record<string, CatalogEntry>> = {
     binaries: ['slurmd', 'munged'],
     implemented: true,
   },
-  'k3s-server': { role: 'k3s-server', placement: 'singleton', binaries: ['k3s'], implemented: false },
-  'k3s-agent': { role: 'k3s-agent', placement: 'every-node', binaries: ['k3s'], implemented: false },
+  'k3s-server': { role: 'k3s-server', placement: 'singleton', binaries: ['k3s'], implemented: true },
+  'k3s-agent': { role: 'k3s-agent', placement: 'every-node', binaries: ['k3s'], implemented: true },
 };
 
 /** The services the dashboard lists for this node, and the binary that provides each. */

@@ -21,6 +21,7 @@ import type { NetworkProvider } from '../network/provider.js';
 import { availabilityDetail, type RoleAvailability } from './catalog.js';
 import { NODE_REGISTRY_PREFIX, parseNodeRecord } from './coordinator-role.js';
 import type { GossipView } from './gossip-view.js';
+import type { K3sParts } from './k3s-wiring.js';
 import { agentMetrics } from './metrics.js';
 import { resourcesSource } from './resources.js';
 import type { SlurmParts } from './slurm-wiring.js';
@@ -49,6 +50,8 @@ export interface AgentParts {
   readonly services: () => Readonly<Record<string, ServiceInfo>>;
   /** The cluster's SLURM (services section and jobs); absent or undefined when this node runs no SLURM role. */
   readonly slurm?: Pick<SlurmParts, 'service' | 'jobs'>;
+  /** The cluster's k3s (services section and pods); absent or undefined parts when this node runs no k3s role. */
+  readonly k3s?: Pick<K3sParts, 'service' | 'pods'>;
   /** Membership changes the autopilot made. */
   readonly autopilotChanges: () => number;
   /** Asks the agent to leave (the `leave` action). */
@@ -130,11 +133,14 @@ export function agentDashboardSources(parts: AgentParts): DashboardSources {
     services: {
       local: () => parts.services(),
       cluster: async () => {
-        const slurm = await parts.slurm?.service();
-        return slurm === undefined ? {} : { slurm };
+        const [slurm, k3s] = await Promise.all([parts.slurm?.service(), parts.k3s?.service()]);
+        return { ...(slurm === undefined ? {} : { slurm }), ...(k3s === undefined ? {} : { k3s }) };
       },
     },
-    ...(parts.slurm === undefined ? {} : { jobs: { slurmJobs: () => parts.slurm?.jobs() ?? [] } }),
+    jobs: {
+      ...(parts.slurm === undefined ? {} : { slurmJobs: () => parts.slurm?.jobs() ?? [] }),
+      ...(parts.k3s === undefined ? {} : { k3sPods: () => parts.k3s?.pods() ?? [] }),
+    },
     resources: resourcesSource(config.data_dir),
     events: eventsSource(
       {

@@ -11,6 +11,7 @@
  * dashboard. Every wait on the way is bounded.
  */
 import { mkdir, readdir } from 'node:fs/promises';
+import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { type DashboardServer, serveDashboard } from '@clusteros/dashboard';
 import { encodeTags, lanConfig, Memberlist } from '@clusteros/membership';
@@ -45,8 +46,9 @@ import {
 import { COORDINATOR_ROLE, CoordinatorRole } from './coordinator-role.js';
 import { agentDashboardSources } from './dashboard-wiring.js';
 import { GossipView } from './gossip-view.js';
+import { k3sRoles } from './k3s-wiring.js';
 import { loadPeerCache, savePeerCache } from './peer-cache.js';
-import { slurmRoles, slurmStoreOf } from './slurm-wiring.js';
+import { clusterAddressOf, slurmRoles, slurmStoreOf } from './slurm-wiring.js';
 import { agentTags, joinHostPort, type RaftState } from './tags.js';
 
 type KvNode = RaftNode<KvResult, KvQuery, KvQueryResult>;
@@ -462,6 +464,21 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       logger: log.child({ component: 'slurm' }),
     });
     roles.push(...slurm.roles);
+    const k3sNodeIp = provider.name === 'tailscale' ? network.ip : advertise;
+    const k3s = k3sRoles({
+      id,
+      managed,
+      config,
+      store: slurmStoreOf(raft, machine),
+      nodeIp: k3sNodeIp !== null && isIPv4(k3sNodeIp) ? k3sNodeIp : undefined,
+      ...(network.dnsName === undefined ? {} : { dnsName: network.dnsName }),
+      addressOf: clusterAddressOf,
+      logger: log.child({ component: 'k3s' }),
+    });
+    roles.push(...k3s.roles);
+    // A k3s server takes a while to answer, and its handoff brings a replacement server in and
+    // drains pods: give those calls the configured bound instead of the SLURM-sized defaults.
+    const k3sHandoffMs = k3s.roles.length > 0 ? config.k3s.handoff_timeout_s * 1_000 : 0;
     const selfRef = () =>
       gossip.nodeRefs().find((ref) => ref.id === id) ?? {
         id,
@@ -481,7 +498,8 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       cluster: { self: selfRef, members: () => gossip.nodeRefs() },
       store: { log: raft, view: machine, raft },
       lease: { ttlMs: timing.leaseTtlMs, maxClockSkewMs: timing.maxClockSkewMs },
-      handoffTimeoutMs: timing.handoffTimeoutMs,
+      handoffTimeoutMs: Math.max(timing.handoffTimeoutMs, k3sHandoffMs),
+      ...(k3sHandoffMs === 0 ? {} : { timeouts: { handoffMs: k3sHandoffMs, startMs: k3sHandoffMs } }),
       logger: log.child({ component: 'roles' }),
     });
     manager.start();
@@ -504,8 +522,9 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         machine,
         manager,
         availability,
-        services: () => ({ ...services, ...slurm.services() }),
+        services: () => ({ ...services, ...slurm.services(), ...k3s.services() }),
         slurm,
+        ...(k3s.roles.length > 0 ? { k3s } : {}),
         autopilotChanges: () => autopilot.changes,
         requestLeave: () => requestLeave?.(),
       }),

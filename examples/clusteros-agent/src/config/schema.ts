@@ -298,6 +298,56 @@ const slurmSchema = z.strictObject(
   { error: obj },
 );
 
+const CNI_RE = /^[a-z][a-z0-9-]{0,62}$/;
+const CNI_TEXT = "a CNI name of 1 to 63 lower-case letters, digits or '-' (e.g. cilium, calico)";
+const IFACE_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+const IFACE_TEXT = 'a network interface name (at most 15 characters)';
+
+const k3sSchema = z
+  .strictObject(
+    {
+      /** How many nodes run `k3s server` (embedded-etcd voters): 1, 3 or 5. */
+      servers: z
+        .union([z.literal(1), z.literal(3), z.literal(5)], {
+          error: 'expected 1, 3 or 5 (an odd number of etcd voters)',
+        })
+        .default(3),
+      /** k3s's `--data-dir`. */
+      data_dir: path().default('/var/lib/rancher/k3s'),
+      /** The k3s executable (a path, or a name on PATH). */
+      binary: str('a path or a command name')
+        .min(1, { error: 'expected a path or a command name' })
+        .default('k3s'),
+      /** Pod networking: flannel over the tailnet, or `cni` with a CNI the operator installs. */
+      network: z.enum(['flannel', 'cni'], { error: "expected 'flannel' or 'cni'" }).default('flannel'),
+      /** The interface flannel uses (`--flannel-iface`). */
+      flannel_iface: str(IFACE_TEXT)
+        .regex(IFACE_RE, { error: `expected ${IFACE_TEXT}` })
+        .default('tailscale0'),
+      /** The CNI you install yourself when `network: cni` (k3s runs with `--flannel-backend=none`). */
+      cni: str(CNI_TEXT)
+        .regex(CNI_RE, { error: `expected ${CNI_TEXT}` })
+        .optional(),
+      /** Extra names on the API server certificate (`--tls-san`), besides the node's addresses. */
+      tls_san: z
+        .array(str(hostText).refine(isHost, { error: `expected ${hostText}` }))
+        .max(16)
+        .default([]),
+      /** How long a server handoff (replacement join, drain, etcd member removal) may take. */
+      handoff_timeout_s: int(30, 3600).default(600),
+    },
+    { error: obj },
+  )
+  .superRefine((k, ctx) => {
+    if (k.network === 'cni' && k.cni === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cni'],
+        message:
+          'expected the name of the CNI you install when network is cni: Tailscale is not a CNI, and without one every node stays NotReady',
+      });
+  });
+
 /** The whole file. Parse with `parseConfig` (load.ts), which also reads the key and token files. */
 export const agentConfigSchema = z
   .strictObject(
@@ -310,6 +360,7 @@ export const agentConfigSchema = z
       dashboard: dashboardSchema.prefault({}),
       merge: mergeSchema.prefault({}),
       slurm: slurmSchema.prefault({}),
+      k3s: k3sSchema.prefault({}),
       /** Where the agent keeps its state (Raft log, snapshots); relative to the config file. */
       data_dir: path().default('/var/lib/clusteros'),
     },

@@ -30,6 +30,8 @@ export interface NetworkState {
    * in tailscaled's network map for `tailscale`). Zero until the first status was read.
    */
   readonly peerCount: number;
+  /** This node's DNS name on the network (Tailscale's MagicDNS name), when the provider knows one. */
+  readonly dnsName?: string;
 }
 
 /** Another node as the provider sees it. */

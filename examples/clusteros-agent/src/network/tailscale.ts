@@ -102,6 +102,8 @@ export interface TailscaleStatus {
   readonly selfOnline: boolean;
   /** This node's first 100.64.0.0/10 address, or null. */
   readonly ipv4: string | null;
+  /** This node's MagicDNS name without the trailing dot (`host.tailnet.ts.net`), or null. */
+  readonly selfDnsName: string | null;
   /** The other nodes, sorted by host name then first IP. */
   readonly peers: readonly NetworkPeer[];
 }
@@ -113,6 +115,7 @@ const ipList = z
 
 const peerStatus = z.object({
   HostName: z.string(),
+  DNSName: z.string().nullish(),
   TailscaleIPs: ipList,
   Online: z
     .boolean()
@@ -171,8 +174,19 @@ export function parseTailscaleStatus(text: string): TailscaleStatus {
     selfIps,
     selfOnline: doc.Self?.Online ?? false,
     ipv4: selfIps.find(isTailscaleIPv4) ?? null,
+    selfDnsName: magicDnsName(doc.Self?.DNSName),
     peers,
   };
+}
+
+/** A MagicDNS name as tailscaled prints it (FQDN with a trailing dot), checked, without the dot. */
+function magicDnsName(value: string | null | undefined): string | null {
+  if (value == null) return null;
+  const name = value.endsWith('.') ? value.slice(0, -1) : value;
+  const label = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+  return name.length > 0 && name.length <= 253 && name.split('.').every((part) => label.test(part))
+    ? name.toLowerCase()
+    : null;
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -347,6 +361,7 @@ export class TailscaleNetworkProvider implements NetworkProvider {
       connected: status.backendState === 'Running' && status.ipv4 !== null,
       ip: status.ipv4,
       peerCount: status.peers.length,
+      ...(status.selfDnsName === null ? {} : { dnsName: status.selfDnsName }),
     };
     return status;
   }
