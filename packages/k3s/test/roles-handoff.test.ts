@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isMemberOf, K3S_STORE_KEYS, readClusterRecord } from '../src/index.js';
+import { isMemberOf, K3S_STORE_KEYS, K3sStatusReader, readClusterRecord } from '../src/index.js';
 import { K3sLab, type LabNode } from './support/k3s-lab.js';
 
 let lab: K3sLab | undefined;
@@ -76,6 +76,35 @@ test('bootstrap: the first holder inits etcd, listed servers join it, the fourth
     assert.not.ok(JSON.stringify(start).includes(token), 'token on argv or in the environment');
     assert.ok(start?.argv.includes('--token-file'));
   }
+});
+
+test('status: server and agent state, node and Ready counts, pods by phase, etcd voters and leader', async () => {
+  if (lab === undefined) throw new Error('no lab');
+  const [a, d] = [node('node-a'), node('node-d')];
+  lab.api.addPod({ name: 'job-1', nodeName: d.id, owner: { kind: 'Job', name: 'job' }, phase: 'Succeeded' });
+  lab.api.addPod({ name: 'web-0', nodeName: d.id, owner: { kind: 'ReplicaSet', name: 'web' } });
+  lab.api.setReady(d.id, false);
+  const onServer = await new K3sStatusReader({ runtime: a.runtime, binary: a.runtime.binary, cacheMs: 0 }).read();
+  assert.equal([onServer.server, onServer.agent, onServer.pid], ['running', 'stopped', a.runtime.pid]);
+  assert.equal([onServer.primary, onServer.servers], ['node-a', ['node-a', 'node-b', 'node-c']]);
+  assert.equal([onServer.nodes, onServer.readyNodes, onServer.pods], [4, 3, 2]);
+  assert.equal(onServer.podsByPhase, { Pending: 0, Running: 1, Succeeded: 1, Failed: 0, Unknown: 0 });
+  assert.is(onServer.etcdMembers?.length, 3);
+  assert.ok(onServer.etcdMembers?.every((m) => m.voter));
+  assert.is(onServer.etcdMembers?.filter((m) => m.leader).length, 1);
+  assert.equal(onServer.errors, []);
+
+  // An agent node has no admin kubeconfig and no etcd: the counts are unknown, and it says why.
+  const onAgent = await new K3sStatusReader({ runtime: d.runtime, binary: d.runtime.binary, cacheMs: 0 }).read();
+  assert.equal([onAgent.server, onAgent.agent, onAgent.nodes, onAgent.etcdMembers], ['stopped', 'running', null, null]);
+  assert.match(onAgent.errors.join(), /server nodes only/);
+  lab.api.setReady(d.id, true);
+  lab.api.removePod('default', 'job-1');
+  lab.api.removePod('default', 'web-0');
+
+  // Without the binary, both are not-installed.
+  const missing = await new K3sStatusReader({ runtime: d.runtime, binary: '/nonexistent/k3s', cacheMs: 0 }).read();
+  assert.equal([missing.server, missing.agent], ['not-installed', 'not-installed']);
 });
 
 test('handoff A → D: replacement in first, drain, etcd leadership moved, member removed, 4 → 3', async () => {
@@ -155,6 +184,10 @@ test('handoff A → D: replacement in first, drain, etcd leadership moved, membe
     lab.api.etcdRemovals.filter((r) => r.ok).map((r) => r.trigger),
     ['annotation'],
   );
+  // When k3s removed A's member, A no longer led etcd (leadership was moved first).
+  assert.equal(lab.leadersAtRemoval.length, 1);
+  assert.is(lab.leadersAtRemoval[0]?.member, aMember.id);
+  assert.is.not(lab.leadersAtRemoval[0]?.leaderId, aMember.id);
   const status = await d.etcd.status();
   assert.ok(three.some((m) => m.id === status.leaderId));
   assert.not.ok(existsSync(join(a.dataDir, 'server', 'db')), "A's server/db is wiped");

@@ -12,8 +12,8 @@ export {
   undoRetirement,
 } from './retire.js';
 export {
-  K3sNodeRuntime,
   type K3sExtraArgs,
+  K3sNodeRuntime,
   type K3sNodeRuntimeOptions,
   type K3sRestartPolicy,
   type K3sRuntimeState,

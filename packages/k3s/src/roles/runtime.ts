@@ -142,7 +142,8 @@ export class K3sNodeRuntime {
   readonly kubeconfigPath: string;
   readonly #o: K3sNodeRuntimeOptions;
   readonly #logger: K3sLogger;
-  readonly #binary: string;
+  /** The k3s binary this runtime starts. */
+  readonly binary: string;
   readonly #own: string;
   #agentUsers = 0;
   #serverUsers = 0;
@@ -166,6 +167,8 @@ export class K3sNodeRuntime {
   #state: K3sRuntimeState = 'stopped';
   #recordSeen: string | undefined;
   #lastExit: K3sExitInfo | undefined;
+  #leftEtcd = false;
+  #leaveRetryAt = 0;
 
   /** Validates nothing yet: the arguments are built (and checked) at each start. */
   constructor(options: K3sNodeRuntimeOptions) {
@@ -175,7 +178,7 @@ export class K3sNodeRuntime {
     this.dataDir = options.dataDir ?? '/var/lib/rancher/k3s';
     this.store = options.store;
     this.#logger = options.logger ?? silentK3sLogger;
-    this.#binary = options.binary ?? 'k3s';
+    this.binary = options.binary ?? 'k3s';
     this.#own = join(this.dataDir, 'clusteros');
     this.kubeconfigPath = join(this.#own, 'kubeconfig.yaml');
   }
@@ -358,9 +361,17 @@ export class K3sNodeRuntime {
     const want = this.#held === 'stopped' ? 'none' : desired.mode;
     if (this.#process?.running() && this.#mode !== want) {
       const leaving = this.#mode === 'server' && this.#held === 'no';
+      // A server leaves etcd before it stops: a stale member would block every later join and,
+      // in a small cluster, cost quorum. Until it could leave, it keeps serving and retries.
+      if (leaving && Date.now() < this.#leaveRetryAt) return;
+      if (leaving && !(await this.#leaveEtcd())) {
+        // etcd refuses reconfiguration for a few seconds after any member joins: try again soon.
+        this.#leaveRetryAt = Date.now() + 1_000;
+        return;
+      }
       this.#logger.info({ from: this.#mode, to: want, why: desired.why }, 'k3s changes mode');
-      if (leaving) await this.#leaveEtcd();
       await this.#stopProcess();
+      this.#leftEtcd = false;
       if (leaving) await wipeServerDb(this.dataDir);
     }
     if (want === 'none') {
@@ -399,7 +410,7 @@ export class K3sNodeRuntime {
       this.#wipeBeforeStart = false;
     }
     const pidFile = join(this.#own, 'k3s.pid');
-    const stray = await stopStrayK3s(pidFile, this.#binary, this.dataDir, this.#o.stopTimeoutMs);
+    const stray = await stopStrayK3s(pidFile, this.binary, this.dataDir, this.#o.stopTimeoutMs);
     if (stray !== undefined)
       this.#logger.warn({ pid: stray }, 'stopped a k3s left over from an earlier agent');
     const args = buildK3sArgs({
@@ -419,7 +430,7 @@ export class K3sNodeRuntime {
         : { extraArgs: (mode === 'server' ? this.#o.extraArgs?.server : this.#o.extraArgs?.agent) ?? [] }),
     });
     const child = await K3sProcess.start({
-      binary: this.#binary,
+      binary: this.binary,
       args,
       env: this.#o.env ?? process.env,
       logFile: join(this.#own, `k3s-${mode}.log`),
@@ -440,7 +451,8 @@ export class K3sNodeRuntime {
     this.#process = undefined;
     this.#lastExit = info;
     if (info.removed) this.#wipeBeforeStart = true;
-    if (info.expected || this.#held !== 'no') {
+    // Leaving etcd on purpose makes k3s exit the way a removal does: not a failure.
+    if (info.expected || this.#held !== 'no' || this.#leftEtcd) {
       if (this.#held !== 'no') this.#state = 'stopped';
       return;
     }
@@ -482,25 +494,34 @@ export class K3sNodeRuntime {
     if (this.#process === child) this.#process = undefined;
   }
 
-  /** Removes this node's own etcd member (moving leadership away first) before it stops being a server. */
-  async #leaveEtcd(): Promise<void> {
+  /**
+   * Removes this node's own etcd member (moving leadership away first) before it stops being a
+   * server. Resolves `true` once the member is gone (or never was), `false` to try again later.
+   */
+  async #leaveEtcd(): Promise<boolean> {
     try {
       const etcd = await this.etcd();
-      const members = await etcd.listMembers();
+      const members = await etcd.listMembers(AbortSignal.timeout(5_000));
       const own = members.find((member) => isMemberOf(member, this.nodeId, this.nodeIp));
-      if (own === undefined) return;
+      if (own === undefined) return true;
       const others = members.filter((member) => member.id !== own.id && !member.isLearner);
       if (others.length === 0) {
-        this.#logger.warn({}, 'not leaving etcd: this node is its last voter');
-        return;
+        this.#lastError = 'not leaving etcd: this node is its last voter';
+        return false;
       }
-      const status = await etcd.status();
+      const status = await etcd.status(AbortSignal.timeout(5_000));
       const target = others[0];
-      if (status.leaderId === own.id && target !== undefined) await etcd.transferLeadership(target.id);
-      await etcd.removeMember(own.id);
+      if (status.leaderId === own.id && target !== undefined)
+        await etcd.transferLeadership(target.id, AbortSignal.timeout(10_000));
+      this.#leftEtcd = true;
+      await etcd.removeMember(own.id, AbortSignal.timeout(10_000));
       this.#logger.info({ member: own.name }, 'left etcd');
+      return true;
     } catch (error) {
-      this.#logger.warn({ err: (error as Error).message }, 'could not leave etcd cleanly');
+      this.#leftEtcd = false;
+      this.#lastError = `could not leave etcd yet: ${(error as Error).message}`;
+      this.#logger.warn({ err: (error as Error).message }, 'could not leave etcd yet; retrying');
+      return false;
     }
   }
 }

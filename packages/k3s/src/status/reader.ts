@@ -65,7 +65,7 @@ export interface K3sPodSummary {
 export interface K3sStatusReaderOptions {
   /** The node's runtime. */
   readonly runtime: K3sNodeRuntime;
-  /** The k3s binary (to tell "not installed"). @defaultValue `k3s` */
+  /** The k3s binary (to tell "not installed"). @defaultValue the runtime's */
   readonly binary?: string;
   /** How long a read is reused. @defaultValue 2000 */
   readonly cacheMs?: number;
@@ -130,7 +130,7 @@ export class K3sStatusReader {
   async #read(): Promise<K3sStatus> {
     const runtime = this.#o.runtime.status();
     const errors: string[] = [];
-    const installed = await isExecutableOnPath(this.#o.binary ?? 'k3s');
+    const installed = await isExecutableOnPath(this.#o.binary ?? this.#o.runtime.binary);
     const stateOf = (mode: 'server' | 'agent'): K3sProcessState => {
       if (!installed) return 'not-installed';
       if (runtime.mode === mode && runtime.pid !== undefined) return 'running';

@@ -16,6 +16,7 @@ import {
   isEtcdGatewayError,
   K3sAgentRole,
   K3sNodeRuntime,
+  type K3sNodeRuntimeOptions,
   type K3sServerCount,
   K3sServerRole,
   type K3sStore,
@@ -112,6 +113,9 @@ export class K3sLab {
     return lab;
   }
 
+  /** The etcd leader's member id at each removal the controller made (the handoff moves it first). */
+  readonly leadersAtRemoval: { readonly member: string; readonly leaderId: string }[] = [];
+
   /** What k3s's controller does on a Node's removal: remove the member whose name and peer host match. */
   async removeMember(memberName: string, nodeAddress: string): Promise<void> {
     for (const node of this.nodes.values()) {
@@ -123,6 +127,8 @@ export class K3sLab {
       }
       const member = members.find((m) => m.name === memberName && hasPeerHost(m, nodeAddress));
       if (member === undefined) return;
+      const { leaderId } = await node.etcd.status(AbortSignal.timeout(2_000));
+      this.leadersAtRemoval.push({ member: member.id, leaderId });
       try {
         await node.etcd.removeMember(member.id, AbortSignal.timeout(2_000));
       } catch (error) {
@@ -135,7 +141,7 @@ export class K3sLab {
   }
 
   /** Adds node `n` (1-based: `node-<letter>` at `<subnet>.<n>`). */
-  addNode(n: number): LabNode {
+  addNode(n: number, overrides: Partial<Pick<K3sNodeRuntimeOptions, 'maxRemovals'>> = {}): LabNode {
     const id = `node-${String.fromCharCode(96 + n)}`;
     const ip = `${this.#subnet}.${n}`;
     const dataDir = join(this.dir, id);
@@ -150,6 +156,7 @@ export class K3sLab {
       restart: { baseMs: 100, maxMs: 1_000 },
       stopTimeoutMs: 10_000,
       etcdGateway: async () => etcd,
+      ...overrides,
       env: {
         ...process.env,
         FAKE_K3S_ETCD: '1',
