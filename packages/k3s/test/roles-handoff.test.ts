@@ -84,7 +84,11 @@ test('status: server and agent state, node and Ready counts, pods by phase, etcd
   lab.api.addPod({ name: 'job-1', nodeName: d.id, owner: { kind: 'Job', name: 'job' }, phase: 'Succeeded' });
   lab.api.addPod({ name: 'web-0', nodeName: d.id, owner: { kind: 'ReplicaSet', name: 'web' } });
   lab.api.setReady(d.id, false);
-  const onServer = await new K3sStatusReader({ runtime: a.runtime, binary: a.runtime.binary, cacheMs: 0 }).read();
+  const onServer = await new K3sStatusReader({
+    runtime: a.runtime,
+    binary: a.runtime.binary,
+    cacheMs: 0,
+  }).read();
   assert.equal([onServer.server, onServer.agent, onServer.pid], ['running', 'stopped', a.runtime.pid]);
   assert.equal([onServer.primary, onServer.servers], ['node-a', ['node-a', 'node-b', 'node-c']]);
   assert.equal([onServer.nodes, onServer.readyNodes, onServer.pods], [4, 3, 2]);
@@ -95,15 +99,26 @@ test('status: server and agent state, node and Ready counts, pods by phase, etcd
   assert.equal(onServer.errors, []);
 
   // An agent node has no admin kubeconfig and no etcd: the counts are unknown, and it says why.
-  const onAgent = await new K3sStatusReader({ runtime: d.runtime, binary: d.runtime.binary, cacheMs: 0 }).read();
-  assert.equal([onAgent.server, onAgent.agent, onAgent.nodes, onAgent.etcdMembers], ['stopped', 'running', null, null]);
+  const onAgent = await new K3sStatusReader({
+    runtime: d.runtime,
+    binary: d.runtime.binary,
+    cacheMs: 0,
+  }).read();
+  assert.equal(
+    [onAgent.server, onAgent.agent, onAgent.nodes, onAgent.etcdMembers],
+    ['stopped', 'running', null, null],
+  );
   assert.match(onAgent.errors.join(), /server nodes only/);
   lab.api.setReady(d.id, true);
   lab.api.removePod('default', 'job-1');
   lab.api.removePod('default', 'web-0');
 
   // Without the binary, both are not-installed.
-  const missing = await new K3sStatusReader({ runtime: d.runtime, binary: '/nonexistent/k3s', cacheMs: 0 }).read();
+  const missing = await new K3sStatusReader({
+    runtime: d.runtime,
+    binary: '/nonexistent/k3s',
+    cacheMs: 0,
+  }).read();
   assert.equal([missing.server, missing.agent], ['not-installed', 'not-installed']);
 });
 
