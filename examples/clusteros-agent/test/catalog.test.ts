@@ -15,6 +15,7 @@ import {
   roleAvailability,
 } from '../src/agent/catalog.js';
 import { COORDINATOR_ROLE } from '../src/agent/coordinator-role.js';
+import { demoRoles } from '../src/demo/local-cluster.js';
 
 /** A finder that knows only `installed`, and records what it was asked. */
 function finder(installed: readonly string[]) {
@@ -160,6 +161,13 @@ test('probeServices: missing binaries are not-installed, present ones stopped (n
   assert.is(services.munged?.state, 'stopped');
   assert.match(services.munged?.detail ?? '', /\/usr\/sbin\/munged installed/);
   for (const info of Object.values(services)) assert.is.not(info.state, 'running');
+});
+
+test('demo roles: the k3s roles only where k3s is not installed (then they show not-installed)', async () => {
+  assert.equal(await demoRoles(async () => null), ['cluster-coordinator', 'k3s-server', 'k3s-agent']);
+  assert.equal(await demoRoles(async (name) => (name === 'k3s' ? '/usr/local/bin/k3s' : null)), [
+    'cluster-coordinator',
+  ]);
 });
 
 test.run();

@@ -15,8 +15,9 @@ export const DEMO_USAGE = `usage: node-agent demo [--nodes N] [--port PORT] [--g
 
 Starts N agents as separate processes on 127.0.0.1, each with its own config, data dir and
 ports, prints each node's dashboard URL and a live summary (members, Raft leader, holder of
-each singleton role), and stops them all gracefully on Ctrl-C. Roles whose software is not
-installed here (SLURM, k3s) show as not-installed.
+each singleton role), and stops them all gracefully on Ctrl-C. Where k3s is not installed its
+roles are enabled and show as not-installed; where it is, the demo leaves them (and the SLURM
+roles) off: their daemons would share this one host's data dirs and ports.
 
   --nodes N            number of agents, 1 to ${MAX_LOCAL_NODES} (default 3)
   --port PORT          dashboard port of the first node; node i uses PORT+i-1 (default 9090)

@@ -20,13 +20,24 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { findExecutable } from '../agent/catalog.js';
 
 /**
- * The roles every demo node enables: the agent's own, and the k3s roles (shown not-installed or
- * not-managed). Not the SLURM roles: they run real daemons at the host's standard paths, and the
- * demo's three nodes share one host (the multi-host lab test runs them in network namespaces).
+ * The roles every demo node enables: the agent's own, and the k3s roles while k3s is not
+ * installed (they show as not-installed: honest, and nothing runs). Where k3s is installed the
+ * demo leaves them off, as it leaves the SLURM roles off: they run real daemons with the host's
+ * data dirs and ports, and the demo's nodes share one host (the SLURM lab test runs SLURM on
+ * network-namespace hosts).
  */
 export const DEMO_ROLES = ['cluster-coordinator', 'k3s-server', 'k3s-agent'] as const;
+
+/** The demo's roles on this host: {@link DEMO_ROLES} without the k3s roles where `k3s` is found. */
+export async function demoRoles(
+  find: (name: string) => Promise<string | null> = findExecutable,
+): Promise<string[]> {
+  const k3s = await find('k3s');
+  return DEMO_ROLES.filter((role) => k3s === null || !role.startsWith('k3s-'));
+}
 
 /** Most nodes a local cluster runs. */
 export const MAX_LOCAL_NODES = 9;
@@ -108,6 +119,7 @@ export class LocalCluster {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await writeFile(join(dir, 'cluster.key'), `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
     await writeFile(this.tokenFile, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+    const roles = await demoRoles();
     const voters = this.#options.voters ?? (Math.min(nodes, 3) % 2 === 1 ? Math.min(nodes, 3) : 1);
     for (const node of this.nodes) {
       const k = node.index - 1;
@@ -121,7 +133,7 @@ export class LocalCluster {
           raft_port: gossipBase + 2 * k + 1,
           seeds: [`127.0.0.1:${gossipBase}`],
         },
-        roles: { enabled: [...DEMO_ROLES] },
+        roles: { enabled: roles },
         raft: { voters, election_timeout_ms: 1000, heartbeat_ms: 100 },
         dashboard: { port: basePort + k, bind: '127.0.0.1', token_file: 'dashboard.token' },
         data_dir: node.name,
