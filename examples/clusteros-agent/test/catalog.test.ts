@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import {
   availabilityDetail,
   type CatalogEntry,
+  configuredFinder,
   findExecutable,
   probeServices,
   ROLE_CATALOG,
@@ -168,6 +169,20 @@ test('demo roles: the k3s roles only where k3s is not installed (then they show 
   assert.equal(await demoRoles(async (name) => (name === 'k3s' ? '/usr/local/bin/k3s' : null)), [
     'cluster-coordinator',
   ]);
+});
+
+test('configuredFinder: k3s is looked up as k3s.binary says (a path or a name); other binaries as before', async () => {
+  const names: string[] = [];
+  const find = async (name: string) => {
+    names.push(name);
+    return name === 'k3s-1.31' ? '/opt/bin/k3s-1.31' : null;
+  };
+  assert.is(await configuredFinder('k3s-1.31', find)('k3s'), '/opt/bin/k3s-1.31');
+  assert.is(await configuredFinder(process.execPath, find)('k3s'), process.execPath);
+  assert.is(await configuredFinder('/nonexistent/k3s', find)('k3s'), null);
+  assert.is(await configuredFinder('/tmp', find)('k3s'), null, 'a directory is not an executable');
+  assert.is(await configuredFinder('k3s', find)('slurmd'), null);
+  assert.equal(names, ['k3s-1.31', 'slurmd']);
 });
 
 test.run();

@@ -78,6 +78,27 @@ export async function findExecutable(name: string, path = process.env.PATH ?? ''
   return null;
 }
 
+/**
+ * {@link findExecutable} with the configured k3s binary in place of `k3s` (`k3s.binary`: a path,
+ * or a name looked up on PATH), so that availability and services follow the configuration.
+ */
+export function configuredFinder(
+  k3sBinary: string,
+  find: (name: string) => Promise<string | null> = findExecutable,
+): (name: string) => Promise<string | null> {
+  return async (name) => {
+    if (name !== 'k3s') return find(name);
+    if (!k3sBinary.includes('/')) return find(k3sBinary);
+    try {
+      if (!(await stat(k3sBinary)).isFile()) return null;
+      await access(k3sBinary, constants.X_OK);
+      return k3sBinary;
+    } catch {
+      return null;
+    }
+  };
+}
+
 /** Probes the software of `entry`. */
 export async function roleAvailability(
   entry: CatalogEntry,

@@ -38,6 +38,7 @@ import { LEAVE_PREFIX, RaftAutopilot } from './autopilot.js';
 import { decideStart, type StartDecision } from './bootstrap.js';
 import {
   availabilityDetail,
+  configuredFinder,
   probeServices,
   ROLE_CATALOG,
   type RoleAvailability,
@@ -181,15 +182,16 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   try {
     // 1. Which roles can run here at all.
     const availability = new Map<string, RoleAvailability>();
+    const find = configuredFinder(config.k3s.binary);
     for (const role of config.roles.enabled) {
       const entry = ROLE_CATALOG[role];
       if (entry === undefined)
         throw new AgentStartError(
           `roles.enabled: unknown role ${JSON.stringify(role)} (this agent knows ${Object.keys(ROLE_CATALOG).join(', ')})`,
         );
-      availability.set(role, await roleAvailability(entry));
+      availability.set(role, await roleAvailability(entry, find));
     }
-    const services = await probeServices();
+    const services = await probeServices(find);
     const managed = [...availability].filter(([, a]) => a.kind === 'managed').map(([role]) => role);
     for (const [role, a] of availability)
       if (a.kind !== 'managed')
