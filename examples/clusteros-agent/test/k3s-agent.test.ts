@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { K3sService } from '@clusteros/dashboard';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
@@ -99,12 +100,15 @@ test('node-agent start runs k3s through the k3s roles, shows it on the dashboard
   try {
     const services = await until('the dashboard shows k3s with its node', 90_000, async () => {
       if (ended) throw new AgentExited(`the agent exited:\n${output.slice(-3_000)}`);
-      const body = await getJson<{ k3s: { server?: string; agent?: boolean; node_count?: number } }>(
-        `${url}/api/v1/services`,
-      );
+      const body = await getJson<{ k3s: K3sService }>(`${url}/api/v1/services`);
       return body?.k3s.server === 'k3s-1' && body.k3s.node_count === 1 ? body.k3s : undefined;
     });
     assert.is(services.agent, true);
+    assert.equal(
+      [services.server_state, services.agent_state, services.servers],
+      ['running', 'stopped', ['k3s-1']],
+    );
+    assert.is(services.ready_node_count, 1);
     type Status = {
       services: Record<string, { state: string; detail?: string }>;
       roles: Record<string, { running: boolean; leader: boolean; detail: string }>;

@@ -364,6 +364,21 @@ export interface SlurmService {
   queued_jobs: number;
 }
 
+/** The state of a k3s process on this node. */
+export type K3sProcessState = 'running' | 'stopped' | 'error' | 'not-installed';
+
+/** One member of k3s's embedded etcd. */
+export interface K3sEtcdMember {
+  /** Member name (`<node>-<8 hex>`). */
+  name: string;
+  /** Member id (hex, as etcdctl prints it). */
+  id: string;
+  /** A voter (not a learner). */
+  voter: boolean;
+  /** The etcd leader. */
+  leader: boolean;
+}
+
 /** k3s in the cluster. */
 export interface K3sService {
   /** The node running the k3s server. */
@@ -374,7 +389,21 @@ export interface K3sService {
   node_count: number;
   /** Pods. */
   pod_count: number;
+  /** This node's `k3s server`. */
+  server_state?: K3sProcessState | undefined;
+  /** This node's `k3s agent` (a server runs its agent inside the same process). */
+  agent_state?: K3sProcessState | undefined;
+  /** The nodes that run `k3s server` (embedded-etcd voters). */
+  servers?: string[] | undefined;
+  /** Kubernetes nodes whose Ready condition is True. */
+  ready_node_count?: number | undefined;
+  /** Pods of all namespaces by phase. */
+  pods_by_phase?: Record<string, number> | undefined;
+  /** The embedded etcd's members (read on server nodes). */
+  etcd_members?: K3sEtcdMember[] | undefined;
 }
+
+const K3S_PROCESS_STATE = z.enum(['running', 'stopped', 'error', 'not-installed']);
 
 /** `GET /api/v1/services`. */
 export interface ServicesResponse {
@@ -406,6 +435,14 @@ export const ServicesResponse: z.ZodType<ServicesResponse> = z
         agent: z.boolean(),
         node_count: count(),
         pod_count: count(),
+        server_state: K3S_PROCESS_STATE.optional(),
+        agent_state: K3S_PROCESS_STATE.optional(),
+        servers: z.array(z.string()).optional(),
+        ready_node_count: count().optional(),
+        pods_by_phase: z.record(z.string(), count()).optional(),
+        etcd_members: z
+          .array(z.object({ name: z.string(), id: z.string(), voter: z.boolean(), leader: z.boolean() }))
+          .optional(),
       }),
     ),
     others: section(z.record(z.string(), ServiceInfo)),

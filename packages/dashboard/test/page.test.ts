@@ -164,6 +164,9 @@ test('the page loads with no console errors and no failed requests', async () =>
   await page.locator('#status-body', { hasText: 'alpha (n1)' }).waitFor({ timeout: WAIT_MS });
   await page.locator('#jobs-body', { hasText: 'train-model' }).waitFor({ timeout: WAIT_MS });
   await page.locator('#services-body', { hasText: 'disabled' }).waitFor({ timeout: WAIT_MS });
+  // k3s: Ready nodes out of all, and etcd voters with the learner that is still catching up.
+  await page.locator('#services-body', { hasText: '1 Ready of 2' }).waitFor({ timeout: WAIT_MS });
+  await page.locator('#services-body', { hasText: '1 voter, 1 learning' }).waitFor({ timeout: WAIT_MS });
   assertClean(problems);
   await done(watched);
 });

@@ -111,6 +111,12 @@ export function k3sRoles(options: K3sRolesOptions): K3sParts {
         agent: status.agent === 'running' || status.server === 'running',
         node_count: status.nodes ?? 0,
         pod_count: status.pods ?? 0,
+        server_state: status.server,
+        agent_state: status.agent,
+        servers: [...status.servers],
+        ...(status.readyNodes === null ? {} : { ready_node_count: status.readyNodes }),
+        ...(status.podsByPhase === null ? {} : { pods_by_phase: { ...status.podsByPhase } }),
+        ...(status.etcdMembers === null ? {} : { etcd_members: status.etcdMembers.map((m) => ({ ...m })) }),
       };
     },
     pods: () => reader.pods(),

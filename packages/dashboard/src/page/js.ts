@@ -460,8 +460,12 @@ export const PAGE_JS = `(function () {
     add('k3s', s.k3s, function (x) {
       return fields([
         ['Server', x.server || 'none'], ['This node', x.agent ? 'agent' : 'not an agent'],
-        ['Nodes', String(x.node_count)], ['Pods', String(x.pod_count)],
-      ]);
+        ['Nodes', x.ready_node_count === undefined ? String(x.node_count) : x.ready_node_count + ' Ready of ' + x.node_count],
+        ['Pods', String(x.pod_count)],
+      ].concat(x.etcd_members === undefined ? [] : [[
+        'etcd', plural(x.etcd_members.filter(function (m) { return m.voter; }).length, 'voter', 'voters') +
+          (x.etcd_members.some(function (m) { return !m.voter; }) ? ', ' + x.etcd_members.filter(function (m) { return !m.voter; }).length + ' learning' : ''),
+      ]]));
     });
     add('Other services', s.others, function (others) {
       var names = Object.keys(others).sort();

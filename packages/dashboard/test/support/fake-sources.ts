@@ -154,7 +154,18 @@ export function fakeCluster(size = 12): ClusterView {
     cluster: {
       tailscale: { connected: true, ip: '100.64.0.2', peer_count: size - 1 },
       slurm: { controller: 'n001', worker: true, nodes_in_partition: size, queued_jobs: 3 },
-      k3s: { server: 'n002', agent: false, node_count: Math.ceil(size / 3), pod_count: 17 },
+      k3s: {
+        server: 'n002',
+        agent: false,
+        node_count: Math.ceil(size / 3),
+        pod_count: 17,
+        server_state: 'stopped',
+        agent_state: 'running',
+        servers: ['n002'],
+        ready_node_count: Math.ceil(size / 3),
+        pods_by_phase: { Running: 15, Pending: 2 },
+        etcd_members: [{ name: 'n002-1a2b3c4d', id: '4719c06ae717eca3', voter: true, leader: true }],
+      },
       others: { ttyd: { state: 'stopped' }, 'node-exporter': { state: 'running', detail: ':9100' } },
     },
     resources: {

@@ -127,7 +127,17 @@ export class FakeCluster {
         local: () => ({ slurmctld: { state: 'running' }, k3s: { state: 'running' } }),
         cluster: () => ({
           slurm: { controller: 'alpha', worker: true, nodes_in_partition: 2, queued_jobs: 1 },
-          k3s: { server: 'alpha', agent: true, node_count: 2, pod_count: 1 },
+          k3s: {
+            server: 'alpha',
+            agent: true,
+            node_count: 2,
+            pod_count: 1,
+            ready_node_count: 1,
+            etcd_members: [
+              { name: 'alpha-1a2b3c4d', id: '4719c06ae717eca3', voter: true, leader: true },
+              { name: 'bravo-5e6f7a8b', id: 'd82656c9693597ea', voter: false, leader: false },
+            ],
+          },
           others: { ttyd: { state: 'stopped', detail: 'disabled' } },
         }),
       },
