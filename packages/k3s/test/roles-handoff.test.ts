@@ -9,7 +9,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isMemberOf, K3S_STORE_KEYS, K3sStatusReader, readClusterRecord } from '../src/index.js';
+import {
+  isK3sHandoffError,
+  isMemberOf,
+  K3S_STORE_KEYS,
+  K3sStatusReader,
+  readClusterRecord,
+} from '../src/index.js';
 import { K3sLab, type LabNode } from './support/k3s-lab.js';
 
 let lab: K3sLab | undefined;
@@ -235,6 +241,26 @@ test('handoff A → D: replacement in first, drain, etcd leadership moved, membe
   );
   const spec = lab.api.node(a.id)?.spec as { unschedulable?: boolean } | undefined;
   assert.is(spec?.unschedulable ?? false, false);
+});
+
+test('handing the duties to a node that already is a server is refused (3 → 2), and nothing changes', async () => {
+  if (lab === undefined) throw new Error('no lab');
+  const [b, d] = [node('node-b'), node('node-d')];
+  const before = readClusterRecord(lab.store);
+  const dCtx = lab.context(d, 'k3s-server', 2);
+  try {
+    await d.server.prepareHandoff(dCtx, b.ref);
+    assert.unreachable('the handoff went ahead');
+  } catch (error) {
+    assert.ok(isK3sHandoffError(error), String(error));
+    assert.is(error.reason, 'refused');
+    assert.match(error.message, /would leave 2 etcd voter\(s\), fewer than 3/);
+  }
+  await d.server.abortHandoff(dCtx);
+  assert.equal(readClusterRecord(lab.store)?.servers, before?.servers);
+  const spec = lab.api.node(d.id)?.spec as { unschedulable?: boolean } | undefined;
+  assert.is(spec?.unschedulable ?? false, false, 'never cordoned');
+  assert.is((await lab.members_()).length, 3);
 });
 
 test.run();

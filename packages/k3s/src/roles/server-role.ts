@@ -297,7 +297,10 @@ export class K3sServerRole implements Role {
       this.#added = to.id;
       await this.#write(ctx, { ...record, servers: [...record.servers, replacement] });
     }
-    const voters = Math.max(record.servers.length, this.#count);
+    // Never fewer voters than before the handoff (up to the configured count): 3 → 4 → 3 with
+    // a new replacement; handing the duties to a node that already is a server would go
+    // 3 → 2, so that is refused (hand them to a node that is not a server yet).
+    const before = record.servers.filter((entry) => entry.node !== this.#added).length;
     const etcd = await this.#runtime.etcd();
     const kube = await this.#runtime.kube();
     await retireServer({
@@ -305,7 +308,7 @@ export class K3sServerRole implements Role {
       replacement,
       etcd,
       kube,
-      minVoters: Math.min(voters, this.#count),
+      minVoters: Math.min(before, this.#count),
       ...(this.#o.drain === undefined ? {} : { drain: this.#o.drain }),
       ...(this.#o.removalTimeoutMs === undefined ? {} : { removalTimeoutMs: this.#o.removalTimeoutMs }),
       onStep: async (step) => {
