@@ -10,7 +10,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isMemberOf, readClusterRecord, readRetiringRecord } from '../src/index.js';
-import { K3sLab, type LabNode } from './support/k3s-lab.js';
+import { K3sLab, type LabContext, type LabNode } from './support/k3s-lab.js';
 
 function unschedulable(lab: K3sLab, node: LabNode): boolean {
   const spec = lab.api.node(node.id)?.spec as { unschedulable?: boolean } | undefined;
@@ -28,25 +28,37 @@ async function oneServerAndAnAgent(): Promise<{ lab: K3sLab; a: LabNode; b: LabN
   return { lab, a, b };
 }
 
+/**
+ * A handoff a → b that hangs in the drain: b has joined as the replacement, a is cordoned, and a
+ * pod whose PodDisruptionBudget never lets go keeps the drain retrying. `prepared` settles with
+ * the error prepareHandoff ends with (or undefined).
+ */
+async function handoffStuckInDrain(
+  lab: K3sLab,
+  a: LabNode,
+  b: LabNode,
+): Promise<{ aCtx: LabContext; prepared: Promise<Error | undefined> }> {
+  lab.api.addPod({
+    name: 'db-0',
+    nodeName: a.id,
+    owner: { kind: 'StatefulSet', name: 'db' },
+    pdbRefusals: 1_000,
+  });
+  await b.server.warmHandoff?.(lab.context(b, 'k3s-server'));
+  const aCtx = lab.context(a, 'k3s-server', 1);
+  const prepared = a.server.prepareHandoff(aCtx, b.ref).then(
+    () => undefined,
+    (error: unknown) => error as Error,
+  );
+  await lab.until('a is cordoned', 20_000, () => (unschedulable(lab, a) ? true : undefined));
+  return { aCtx, prepared };
+}
+
 test('API unreachable mid-drain: the handoff fails before removal; abort uncordons and the replacement leaves etcd', async () => {
   const { lab, a, b } = await oneServerAndAnAgent();
   try {
-    // A pod its PodDisruptionBudget never lets go keeps the drain retrying while the API goes away.
-    lab.api.addPod({
-      name: 'db-0',
-      nodeName: a.id,
-      owner: { kind: 'StatefulSet', name: 'db' },
-      pdbRefusals: 1_000,
-    });
-    await b.server.warmHandoff?.(lab.context(b, 'k3s-server'));
+    const { aCtx, prepared } = await handoffStuckInDrain(lab, a, b);
     assert.is((await lab.members_()).filter((m) => !m.isLearner).length, 2, '1 → 2: the replacement is in');
-
-    const aCtx = lab.context(a, 'k3s-server', 1);
-    const prepared = a.server.prepareHandoff(aCtx, b.ref).then(
-      () => undefined,
-      (error: unknown) => error as Error,
-    );
-    await lab.until('a is cordoned', 20_000, () => (unschedulable(lab, a) ? true : undefined));
     lab.api.setUnreachable(true);
     const failure = await prepared;
     assert.ok(failure instanceof Error, 'prepareHandoff fails');
@@ -86,17 +98,7 @@ test('API unreachable mid-drain: the handoff fails before removal; abort uncordo
 test('the old holder crashes mid-drain: the next holder uncordons its node from the retiring record', async () => {
   const { lab, a, b } = await oneServerAndAnAgent();
   try {
-    lab.api.addPod({
-      name: 'db-0',
-      nodeName: a.id,
-      owner: { kind: 'StatefulSet', name: 'db' },
-      pdbRefusals: 1_000,
-    });
-    const bWarm = lab.context(b, 'k3s-server');
-    await b.server.warmHandoff?.(bWarm);
-    const aCtx = lab.context(a, 'k3s-server', 1);
-    const prepared = a.server.prepareHandoff(aCtx, b.ref).catch((error: unknown) => error);
-    await lab.until('a is cordoned', 20_000, () => (unschedulable(lab, a) ? true : undefined));
+    const { aCtx, prepared } = await handoffStuckInDrain(lab, a, b);
     // A's agent dies: its calls end where they are, no abort runs, its k3s goes down with the host.
     aCtx.controller.abort(new Error('host crashed'));
     await prepared;

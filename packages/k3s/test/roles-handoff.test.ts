@@ -130,24 +130,9 @@ test('status: server and agent state, node and Ready counts, pods by phase, etcd
 
 test('handoff A → D: replacement in first, drain, etcd leadership moved, member removed, 4 → 3', async () => {
   if (lab === undefined) throw new Error('no lab');
-  const [a, b, c, d] = ['node-a', 'node-b', 'node-c', 'node-d'].map(node) as [
-    LabNode,
-    LabNode,
-    LabNode,
-    LabNode,
-  ];
+  const [a, b, d] = ['node-a', 'node-b', 'node-d'].map(node) as [LabNode, LabNode, LabNode];
   // A leads etcd: the handoff must move leadership before it removes A.
-  const members = await lab.members_();
-  const aMember = members.find((m) => isMemberOf(m, a.id, a.ip));
-  assert.ok(aMember !== undefined);
-  await lab.until('a leads etcd', 20_000, async () => {
-    const { leaderId } = await a.etcd.status();
-    if (leaderId === aMember.id) return true;
-    // transfer-leadership must go to the leader's own gateway.
-    for (const n of [b, c])
-      if ((await n.etcd.status()).leaderId === leaderId) await n.etcd.transferLeadership(aMember.id);
-    return undefined;
-  });
+  const aMember = await lab.makeEtcdLeader(a);
   lab.api.addPod({ name: 'web-1', nodeName: a.id, owner: { kind: 'ReplicaSet', name: 'web' } });
   lab.api.addPod({
     name: 'db-0',

@@ -1,14 +1,7 @@
-/**
- * What the adapter reads and changes in k3s's data dir. Embedded etcd keeps its data in
- * `${dataDir}/server/db/etcd`; k3s treats the member as initialized when `member/wal` exists there,
- * and then ignores `--cluster-init` and `--server` and restarts on that data. Once the member has
- * been removed from the cluster, that data is stale for good: k3s (and etcd) exit on it at every
- * start, so the node only rejoins after `${dataDir}/server/db` is deleted ({@link wipeServerDb}).
- */
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { rm, stat } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
 import { K3sConfigError, K3sFileError, systemErrorCode } from './errors.js';
+import { writePrivateFile } from './private-file.js';
 import { shown } from './validate.js';
 
 /** `${dataDir}/server/db`: k3s's datastore directory (etcd data, its member name, snapshots). */
@@ -59,23 +52,8 @@ export async function wipeServerDb(dataDir: string): Promise<void> {
  * Replaced atomically; throws {@link K3sFileError}.
  */
 export async function writeEmptyConfigFile(path: string): Promise<void> {
-  const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const handle = await open(temp, 'wx', 0o600);
-    try {
-      await handle.writeFile(
-        '# Written by ClusterOS. Every k3s setting is a command-line flag; this file is intentionally empty.\n',
-      );
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await chmod(temp, 0o600);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true }).catch(() => {});
-    throw new K3sFileError('write-failed', path, systemErrorCode(error));
-  }
+  await writePrivateFile(
+    path,
+    '# Written by ClusterOS. Every k3s setting is a command-line flag; this file is intentionally empty.\n',
+  );
 }

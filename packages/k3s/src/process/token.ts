@@ -7,9 +7,8 @@
  * value, for the store and the token file.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { K3sConfigError, K3sFileError, systemErrorCode } from './errors.js';
+import { K3sConfigError, K3sFileError } from './errors.js';
+import { writePrivateFile } from './private-file.js';
 
 /** Random bytes in a generated token (hex-encoded: 64 characters). */
 export const K3S_TOKEN_BYTES = 32;
@@ -108,22 +107,5 @@ export class K3sToken {
  * Throws {@link K3sFileError} naming the path (never the token).
  */
 export async function writeTokenFile(path: string, token: K3sToken): Promise<void> {
-  const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const handle = await open(temp, 'wx', 0o600);
-    try {
-      await handle.writeFile(token.reveal(), 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    // The umask can only narrow 0600; set it exactly so that the result never depends on it.
-    await chmod(temp, 0o600);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true }).catch(() => {});
-    throw new K3sFileError('write-failed', path, systemErrorCode(error));
-  }
+  await writePrivateFile(path, token.reveal());
 }

@@ -231,12 +231,14 @@ export class K3sServerRole implements Role {
   }
 
   /** Stops acting as primary; the k3s process stays with the runtime while the agent role runs. */
-  async stop(_ctx: RoleContext, reason: StopReason): Promise<void> {
+  async stop(_ctx: RoleContext, _reason: StopReason): Promise<void> {
     if (this.#reconcile !== undefined) clearInterval(this.#reconcile);
     this.#reconcile = undefined;
     this.#leader = false;
     this.#since = Date.now();
-    if (reason === 'handoff-aborted') this.#runtime.setServerOverride(false);
+    // A target that warmed up for a handoff that did not happen is not a server: the runtime
+    // takes it out of etcd again. A listed server is unaffected (the record keeps it one).
+    this.#runtime.setServerOverride(false);
     if (this.#acquired) {
       this.#acquired = false;
       await this.#runtime.release('server');

@@ -23,7 +23,7 @@ export class GiveUp extends Error {}
 export async function pollUntil<T>(
   what: string,
   limitMs: number,
-  check: () => Promise<T | undefined>,
+  check: () => Promise<T | undefined> | T | undefined,
   everyMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + limitMs;

@@ -6,6 +6,7 @@ import { mkdir, readFile, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pollUntil } from './etcd-cluster.js';
 
 /** Absolute path of the fake k3s executable. */
 export const FAKE_K3S_PATH = fileURLToPath(new URL('./fake-k3s.mjs', import.meta.url));
@@ -45,29 +46,8 @@ export async function readFakeK3sRecords(recordDir: string, nodeName: string): P
     .map((line) => JSON.parse(line) as FakeK3sRecord);
 }
 
-/** Polls `check` every `everyMs` until it returns a value other than undefined; throws after `limitMs`. */
-export async function until<T>(
-  what: string,
-  limitMs: number,
-  check: () => Promise<T | undefined> | T | undefined,
-  everyMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() >= deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-  throw new Error(
-    `${what}: not within ${limitMs} ms${last instanceof Error ? ` (last: ${last.message})` : ''}`,
-  );
-}
+/** Bounded polling, shared with the etcd harness. */
+export const until = pollUntil;
 
 function alive(pid: number): boolean {
   try {

@@ -79,13 +79,17 @@ export class K3sLab {
   readonly #servers: K3sServerCount;
   readonly #contexts: LabContext[] = [];
 
+  readonly #etcdTiming: 'fast' | 'k3s';
+
   private constructor(
     dir: string,
     api: FakeKubeApi,
     ports: { client: number; peer: number },
     subnet: string,
     servers: K3sServerCount,
+    etcdTiming: 'fast' | 'k3s',
   ) {
+    this.#etcdTiming = etcdTiming;
     this.dir = dir;
     this.api = api;
     this.#ports = ports;
@@ -95,7 +99,10 @@ export class K3sLab {
   }
 
   /** A lab whose primary keeps `servers` servers. */
-  static async create(servers: K3sServerCount): Promise<K3sLab> {
+  static async create(
+    servers: K3sServerCount,
+    options: { etcdTiming?: 'fast' | 'k3s' } = {},
+  ): Promise<K3sLab> {
     const dir = await mkdtemp(join(tmpdir(), 'clusteros-k3s-lab-'));
     // Each lab gets its own 127.x.y.0/24: nodes listen on the same ports at different addresses,
     // like hosts do, and two labs (or another etcd on the machine) never collide.
@@ -107,7 +114,7 @@ export class K3sLab {
       // k3s's member-removal controller, against the real etcd of the servers still up.
       removeEtcdMember: async ({ memberName, nodeAddress }) => lab?.removeMember(memberName, nodeAddress),
     });
-    lab = new K3sLab(dir, api, { client, peer }, subnet, servers);
+    lab = new K3sLab(dir, api, { client, peer }, subnet, servers, options.etcdTiming ?? 'fast');
     await mkdir(lab.#bin, { recursive: true });
     await symlink(FAKE_K3S, join(lab.#bin, 'k3s'));
     return lab;
@@ -165,6 +172,7 @@ export class K3sLab {
         FAKE_K3S_ETCD_CLIENT_PORT: String(this.#ports.client),
         FAKE_K3S_ETCD_PEER_PORT: String(this.#ports.peer),
         FAKE_K3S_PROMOTE_MS: '200',
+        ...(this.#etcdTiming === 'k3s' ? { FAKE_K3S_ETCD_TIMING: 'k3s' } : {}),
       },
       logger: process.env.TEST_VERBOSE
         ? { info: (f, m) => console.log(id, m, f), warn: (f, m) => console.warn(id, m, f) }
@@ -242,6 +250,21 @@ export class K3sLab {
   /** Polls until `check` holds (bounded; the message names what was awaited). */
   until<T>(what: string, ms: number, check: () => Promise<T | undefined> | T | undefined): Promise<T> {
     return pollUntil(what, ms, async () => check(), 50);
+  }
+
+  /** Makes `node`'s etcd member the leader (transfer-leadership goes to the current leader's gateway). */
+  async makeEtcdLeader(node: LabNode, limitMs = 20_000): Promise<EtcdMember> {
+    const member = (await this.members_()).find((m) => m.name.startsWith(`${node.id}-`));
+    if (member === undefined) throw new Error(`${node.id} is not an etcd member`);
+    await this.until(`${node.id} leads etcd`, limitMs, async () => {
+      const { leaderId } = await node.etcd.status();
+      if (leaderId === member.id) return true;
+      for (const other of this.nodes.values())
+        if (other !== node && (await other.etcd.status().catch(() => undefined))?.leaderId === leaderId)
+          await other.etcd.transferLeadership(member.id);
+      return undefined;
+    });
+    return member;
   }
 
   /** Stops every role and runtime, kills any etcd left behind by PID, closes the API, removes the dir. */
