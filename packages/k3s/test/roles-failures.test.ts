@@ -4,6 +4,7 @@
  * - the API becomes unreachable mid-drain: the handoff fails before any member removal, abort
  *   uncordons the node, the replacement that joined for it leaves etcd again;
  * - the old holder's node crashes mid-drain: the next holder uncordons it from the retiring record;
+ * - a k3s that keeps crashing is restarted with growing backoff;
  * - an etcd member removed behind k3s's back: the node wipes `server/db` and rejoins as a new
  *   member; removed again and again, it stops instead of looping.
  */
@@ -163,6 +164,30 @@ test('a member removed behind k3s: server/db wiped, rejoined as a new member; re
     // Still no new start a moment later: it does not loop.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     assert.is((await lab.starts(b)).length, starts);
+  } finally {
+    await lab.teardown();
+  }
+});
+
+test('a k3s that keeps crashing is restarted with growing backoff', async () => {
+  const lab = await K3sLab.create(1);
+  try {
+    const a = lab.addNode(1);
+    // b's k3s agent dies 300 ms after every start.
+    const b = lab.addNode(2, { env: { FAKE_K3S_CRASH_AFTER_MS: '300' } });
+    for (const n of [a, b]) await n.agent.start(lab.context(n, 'k3s-agent'));
+    await a.server.start(lab.context(a, 'k3s-server', 1));
+    const starts = await lab.until('b started four times', 30_000, async () => {
+      const recorded = await lab.starts(b);
+      return recorded.length >= 4 ? recorded : undefined;
+    });
+    // The lab's policy: 100 ms, doubling, at most 1 s. Each pause adds to the 300 ms the fake lives.
+    const times = starts.map((start) => Date.parse((start as unknown as { time: string }).time));
+    const gaps = times.slice(1).map((time, i) => time - (times[i] as number));
+    assert.ok(gaps.length >= 3);
+    assert.ok((gaps[2] as number) > (gaps[0] as number) + 150, `gaps grow: ${gaps.join(', ')} ms`);
+    assert.ok(b.runtime.status().restarts >= 3);
+    assert.ok(a.runtime.pid !== undefined, 'the server is not affected');
   } finally {
     await lab.teardown();
   }

@@ -148,7 +148,13 @@ export class K3sLab {
   }
 
   /** Adds node `n` (1-based: `node-<letter>` at `<subnet>.<n>`). */
-  addNode(n: number, overrides: Partial<Pick<K3sNodeRuntimeOptions, 'maxRemovals'>> = {}): LabNode {
+  addNode(
+    n: number,
+    overrides: Partial<Pick<K3sNodeRuntimeOptions, 'maxRemovals'>> & {
+      readonly env?: Record<string, string>;
+    } = {},
+  ): LabNode {
+    const { env: extraEnv, ...runtimeOverrides } = overrides;
     const id = `node-${String.fromCharCode(96 + n)}`;
     const ip = `${this.#subnet}.${n}`;
     const dataDir = join(this.dir, id);
@@ -163,7 +169,7 @@ export class K3sLab {
       restart: { baseMs: 100, maxMs: 1_000 },
       stopTimeoutMs: 10_000,
       etcdGateway: async () => etcd,
-      ...overrides,
+      ...runtimeOverrides,
       env: {
         ...process.env,
         FAKE_K3S_ETCD: '1',
@@ -173,6 +179,7 @@ export class K3sLab {
         FAKE_K3S_ETCD_PEER_PORT: String(this.#ports.peer),
         FAKE_K3S_PROMOTE_MS: '200',
         ...(this.#etcdTiming === 'k3s' ? { FAKE_K3S_ETCD_TIMING: 'k3s' } : {}),
+        ...extraEnv,
       },
       logger: process.env.TEST_VERBOSE
         ? { info: (f, m) => console.log(id, m, f), warn: (f, m) => console.warn(id, m, f) }
