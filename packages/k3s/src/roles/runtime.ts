@@ -19,6 +19,8 @@ import { KubeApi } from '../kube/index.js';
 import {
   buildK3sArgs,
   etcdInitialized,
+  isK3sConfigError,
+  isK3sProcessError,
   type K3sExitInfo,
   type K3sNetwork,
   K3sProcess,
@@ -388,7 +390,34 @@ export class K3sNodeRuntime {
       this.#state = 'backoff';
       return;
     }
-    await this.#start(want, desired);
+    try {
+      await this.#start(want, desired);
+    } catch (error) {
+      this.#startFailed(error);
+    }
+  }
+
+  /**
+   * A start that failed before k3s ran: a configuration k3s can never start with (bad arguments,
+   * binary missing) waits for the next acquire; anything else is retried with the same backoff
+   * as a crash, so a failing start never spins.
+   */
+  #startFailed(error: unknown): void {
+    const message = (error as Error).message;
+    this.#lastError = `k3s could not start: ${message}`;
+    if (isK3sConfigError(error) || (isK3sProcessError(error) && error.reason === 'not-installed')) {
+      this.#gaveUp = true;
+      this.#state = 'error';
+    } else {
+      this.#failures += 1;
+      const delay = Math.min(
+        this.#o.restart?.maxMs ?? 30_000,
+        (this.#o.restart?.baseMs ?? 1_000) * 2 ** (this.#failures - 1),
+      );
+      this.#retryAt = Date.now() + delay;
+      this.#state = 'backoff';
+    }
+    this.#logger.warn({ err: message, state: this.#state }, 'k3s could not start');
   }
 
   async #start(mode: 'server' | 'agent', desired: DesiredProcess): Promise<void> {
