@@ -186,6 +186,11 @@ test('handoff A → D: replacement in first, drain, etcd leadership moved, membe
     const now = await (lab as K3sLab).members_();
     return now.length === 3 && !now.some((m) => isMemberOf(m, a.id, a.ip)) ? now : undefined;
   });
+  // k3s's controller removed it, on the annotation (its call may still be returning when A's
+  // own k3s, which exits at the removal, ends the handoff's wait).
+  await lab.until('the removal call returned', 10_000, () =>
+    lab?.api.etcdRemovals.some((r) => r.ok === true) ? true : undefined,
+  );
   assert.equal(
     lab.api.etcdRemovals.filter((r) => r.ok).map((r) => r.trigger),
     ['annotation'],
@@ -209,6 +214,17 @@ test('handoff A → D: replacement in first, drain, etcd leadership moved, membe
   const record = readClusterRecord(lab.store);
   assert.is(record?.primary, 'node-d');
   assert.equal(record?.servers.map((s) => s.node).sort(), ['node-b', 'node-c', 'node-d']);
+  // A holder with an older fencing token can never put its record over the new primary's.
+  const stale = lab.context(a, 'k3s-server', 1);
+  try {
+    await a.server.start(stale);
+    assert.unreachable('a stale holder started');
+  } catch (error) {
+    assert.ok(isK3sHandoffError(error), String(error));
+    assert.match(error.message, /newer k3s-server holder \(token 2\)/);
+  }
+  await a.server.stop(stale, 'failed');
+  assert.is(readClusterRecord(lab.store)?.primary, 'node-d');
   // A is an agent now (a new, schedulable Node), pointed at the new primary.
   await lab.until('a runs k3s agent', 20_000, () =>
     a.runtime.status().mode === 'agent' && a.runtime.pid !== undefined ? true : undefined,

@@ -138,6 +138,13 @@ export class K3sServerRole implements Role {
     if (token === undefined)
       throw new K3sHandoffError('refused', 'only the holder writes the cluster record');
     const current = readClusterRecord(this.#runtime.store);
+    // The store has no compare-and-swap: check the fence here, so that a holder that lost the
+    // role (or a quiesced one) can never put an older record over a newer holder's.
+    if (current !== undefined && current.token > token)
+      throw new K3sHandoffError(
+        'refused',
+        `a newer k3s-server holder (token ${current.token}) wrote the cluster record`,
+      );
     const seq = current !== undefined && current.token === token ? current.seq + 1 : 0;
     const next: K3sClusterRecord = { ...record, token, seq };
     await this.#runtime.store.put(K3S_STORE_KEYS.cluster, encodeClusterRecord(next));
@@ -220,20 +227,29 @@ export class K3sServerRole implements Role {
     if (!record.initialized) record = await this.#plan(ctx, true);
     this.#leader = true;
     this.#logger.info({ servers: record.servers.length }, 'k3s primary serving');
-    const every = this.#o.reconcileEveryMs ?? 5_000;
+    this.#startReconcile(ctx);
+  }
+
+  /** Re-plans the server set every `reconcileEveryMs` while this node acts as primary. */
+  #startReconcile(ctx: RoleContext): void {
+    this.#stopReconcile();
     this.#reconcile = setInterval(() => {
       if (!ctx.isLeader() || ctx.signal.aborted) return;
       this.#plan(ctx).catch((error: unknown) =>
         this.#logger.warn({ err: (error as Error).message }, 'could not re-plan the k3s servers'),
       );
-    }, every);
+    }, this.#o.reconcileEveryMs ?? 5_000);
     this.#reconcile.unref?.();
+  }
+
+  #stopReconcile(): void {
+    if (this.#reconcile !== undefined) clearInterval(this.#reconcile);
+    this.#reconcile = undefined;
   }
 
   /** Stops acting as primary; the k3s process stays with the runtime while the agent role runs. */
   async stop(_ctx: RoleContext, _reason: StopReason): Promise<void> {
-    if (this.#reconcile !== undefined) clearInterval(this.#reconcile);
-    this.#reconcile = undefined;
+    this.#stopReconcile();
     this.#leader = false;
     this.#since = Date.now();
     // A target that warmed up for a handoff that did not happen is not a server: the runtime
@@ -288,6 +304,8 @@ export class K3sServerRole implements Role {
 
   /** Old holder: retire this server (see {@link retireServer}); returns which server left. */
   async prepareHandoff(ctx: RoleContext, to: NodeRef): Promise<HandoffState> {
+    // Quiesced: no more re-planning (the record changes only through the handoff's own steps).
+    this.#stopReconcile();
     this.#leader = false;
     const self = this.#self(ctx);
     const address = this.#o.addressOf(to);
@@ -388,5 +406,6 @@ export class K3sServerRole implements Role {
     await this.#setStep(ctx.node.id, undefined);
     await this.#runtime.hold('no');
     this.#leader = true;
+    this.#startReconcile(ctx);
   }
 }
