@@ -11,22 +11,10 @@ import { KubeApi } from '../src/kube/api.js';
 import { cordonNode, uncordonNode } from '../src/kube/cordon.js';
 import { countCluster } from '../src/kube/counts.js';
 import { isKubeApiError, type KubeApiError } from '../src/kube/errors.js';
-import { FakeKubeApi, type FakeKubeApiOptions } from './support/fake-kube-api.js';
+import { FakeKubeApi } from './support/fake-kube-api.js';
+import { withFakeKube } from './support/kube-fixtures.js';
 
-/** Runs `body` with a fresh fake and a KubeApi on its kubeconfig; always closes the fake. */
-async function withFake(
-  body: (fake: FakeKubeApi, api: KubeApi) => Promise<void>,
-  options: FakeKubeApiOptions = {},
-  apiOptions: { timeoutMs?: number; pageSize?: number } = {},
-): Promise<void> {
-  const fake = await FakeKubeApi.start(options);
-  try {
-    const api = await KubeApi.fromKubeconfigFile(await fake.kubeconfig(), apiOptions);
-    await body(fake, api);
-  } finally {
-    await fake.close();
-  }
-}
+const withFake = withFakeKube;
 
 /** The KubeApiError `promise` rejects with (fails the test when it resolves or throws something else). */
 async function kubeError(promise: Promise<unknown>): Promise<KubeApiError> {

@@ -3,7 +3,7 @@
 // 5 s PDB retry costs a few real milliseconds.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KubeApi } from '../src/kube/api.js';
+import type { KubeApi } from '../src/kube/api.js';
 import {
   type DrainError,
   type DrainEvent,
@@ -18,11 +18,8 @@ import {
   isEtcdRemovalError,
   requestEtcdRemoval,
 } from '../src/kube/etcd-removal.js';
-import {
-  FakeKubeApi,
-  type FakeKubeApiOptions,
-  type RemoveEtcdMemberRequest,
-} from './support/fake-kube-api.js';
+import type { FakeKubeApi, FakeKubeApiOptions, RemoveEtcdMemberRequest } from './support/fake-kube-api.js';
+import { addNotesCluster, withFakeKube } from './support/kube-fixtures.js';
 
 /**
  * A virtual clock for the drain: `sleep(ms)` ends at `start + ms` on the virtual clock (concurrent
@@ -46,48 +43,12 @@ function virtualClock(realPauseMs = 2) {
   };
 }
 
-/** Starts a fake and a KubeApi on it; the fake is closed afterwards. */
-async function withFake(
+/** A fake (evicted pods go after 30 ms) and a KubeApi on it (2 s per request); closed afterwards. */
+function withFake(
   body: (fake: FakeKubeApi, api: KubeApi) => Promise<void>,
   options: FakeKubeApiOptions = {},
-): Promise<void> {
-  const fake = await FakeKubeApi.start({ evictionDeleteDelayMs: 30, ...options });
-  try {
-    await body(fake, await KubeApi.fromKubeconfigFile(await fake.kubeconfig(), { timeoutMs: 2000 }));
-  } finally {
-    await fake.close();
-  }
-}
-
-/** The node and pods of K3S-NOTES §5.2: one pod of each kind kubectl drain treats differently. */
-function addNotesCluster(fake: FakeKubeApi, guardedRefusals = 2): void {
-  fake.addNode({ name: 'server-a', memberName: 'server-a-1a2b3c4d', address: '100.64.0.1' });
-  fake.addNode({ name: 'server-b' });
-  fake.addPod({
-    name: 'web-7d9f-abcde',
-    nodeName: 'server-a',
-    owner: { kind: 'ReplicaSet', name: 'web-7d9f' },
-  });
-  fake.addPod({
-    name: 'guarded-0',
-    nodeName: 'server-a',
-    owner: { kind: 'StatefulSet', name: 'guarded' },
-    pdbRefusals: guardedRefusals,
-  });
-  fake.addPod({
-    name: 'svclb-abc',
-    namespace: 'kube-system',
-    nodeName: 'server-a',
-    owner: { kind: 'DaemonSet', name: 'svclb' },
-  });
-  fake.addPod({ name: 'static-server-a', namespace: 'kube-system', nodeName: 'server-a', mirror: true });
-  fake.addPod({
-    name: 'cache-1',
-    nodeName: 'server-a',
-    owner: { kind: 'ReplicaSet', name: 'cache' },
-    emptyDir: true,
-  });
-  fake.addPod({ name: 'other-1', nodeName: 'server-b' });
+) {
+  return withFakeKube(body, { evictionDeleteDelayMs: 30, ...options }, { timeoutMs: 2000 });
 }
 
 /** The DrainError `promise` rejects with. */

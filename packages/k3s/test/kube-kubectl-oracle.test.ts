@@ -17,6 +17,7 @@ import {
   type FakeRequest,
   type RemoveEtcdMemberRequest,
 } from './support/fake-kube-api.js';
+import { addNotesCluster } from './support/kube-fixtures.js';
 
 /** Whether a usable kubectl is on PATH, and why not. */
 function probeKubectl(): { ok: true; version: string } | { ok: false; why: string } {
@@ -83,37 +84,6 @@ async function kubectl(home: string, args: readonly string[], limitMs = 60_000):
   return { code, stdout, stderr, ms: Date.now() - started };
 }
 
-/** K3S-NOTES §5.2's node with one pod of each kind, the guarded pod refused once by its PDB. */
-function addDrainScene(fake: FakeKubeApi): void {
-  fake.addNode({ name: 'server-a', memberName: 'server-a-1a2b3c4d', address: '100.64.0.1' });
-  fake.addNode({ name: 'server-b', memberName: 'server-b-5e6f7a8b', address: '100.64.0.2' });
-  fake.addPod({
-    name: 'web-7d9f-abcde',
-    nodeName: 'server-a',
-    owner: { kind: 'ReplicaSet', name: 'web-7d9f' },
-  });
-  fake.addPod({
-    name: 'guarded-0',
-    nodeName: 'server-a',
-    owner: { kind: 'StatefulSet', name: 'guarded' },
-    pdbRefusals: 1,
-  });
-  fake.addPod({
-    name: 'svclb-abc',
-    namespace: 'kube-system',
-    nodeName: 'server-a',
-    owner: { kind: 'DaemonSet', name: 'svclb' },
-  });
-  fake.addPod({ name: 'static-server-a', namespace: 'kube-system', nodeName: 'server-a', mirror: true });
-  fake.addPod({
-    name: 'cache-1',
-    nodeName: 'server-a',
-    owner: { kind: 'ReplicaSet', name: 'cache' },
-    emptyDir: true,
-  });
-  fake.addPod({ name: 'other-1', nodeName: 'server-b' });
-}
-
 /** The parts of a drain's request log that must match between kubectl and drainNode. */
 function drainShape(requests: readonly FakeRequest[]) {
   const cordon = requests
@@ -168,8 +138,8 @@ if (!probe.ok) {
     const byKubectl = await FakeKubeApi.start();
     const byUs = await FakeKubeApi.start();
     try {
-      addDrainScene(byKubectl);
-      addDrainScene(byUs);
+      addNotesCluster(byKubectl, 1);
+      addNotesCluster(byUs, 1);
       const kubeconfig = await byKubectl.kubeconfig();
       const run = await kubectl(home, [
         'drain',
@@ -265,7 +235,7 @@ if (!probe.ok) {
     };
     const fake = await FakeKubeApi.start(options);
     try {
-      addDrainScene(fake);
+      addNotesCluster(fake, 1);
       const server = ['--kubeconfig', '/dev/null', '--server', fake.url];
       const deleted = await kubectl(home, ['delete', 'node', 'server-a', '--wait=false', ...server]);
       assert.is(deleted.code, 0, deleted.stderr);
