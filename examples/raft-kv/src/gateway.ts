@@ -203,13 +203,8 @@ function requestOp(raw: unknown): KvTxnOp {
   throw bad('request op must be request_put, request_range or request_delete_range');
 }
 
-/**
- * The subset of etcd's v3 JSON gateway that clients use most, as a fetch-style handler:
- * `POST /v3/kv/put`, `/v3/kv/range`, `/v3/kv/deleterange`, `/v3/kv/txn`,
- * `/v3/maintenance/status`, `/v3/maintenance/transfer-leadership`. Keys and values are base64,
- * 64-bit integers are strings, zero values are omitted — as etcd 3.4 answers.
- */
-export function createGateway(backend: GatewayBackend): (request: Request) => Promise<Response> {
+/** The gateway's request handling, shared by {@link createGateway} and the node:http adapter. */
+export function createGatewayHandler(backend: GatewayBackend): GatewayHandler {
   const header = (revision?: number): Json => {
     const s = backend.status();
     return {
@@ -311,13 +306,12 @@ export function createGateway(backend: GatewayBackend): (request: Request) => Pr
     },
   };
 
-  return async (request) => {
-    const url = new URL(request.url);
-    const route = routes[url.pathname];
+  return async (pathname, method, readText) => {
+    const route = Object.hasOwn(routes, pathname) ? routes[pathname] : undefined;
     try {
       if (route === undefined) throw new GatewayError(404, 5, 'Not Found');
-      if (request.method !== 'POST') throw new GatewayError(405, 12, 'Method Not Allowed');
-      const text = await request.text();
+      if (method !== 'POST') throw new GatewayError(405, 12, 'Method Not Allowed');
+      const text = await readText();
       if (text.length > MAX_BODY_BYTES) throw new GatewayError(413, 8, 'etcdserver: request is too large');
       let parsed: unknown = {};
       if (text.trim() !== '') {
@@ -327,14 +321,48 @@ export function createGateway(backend: GatewayBackend): (request: Request) => Pr
           throw bad('request body is not JSON');
         }
       }
-      return Response.json(await route(object(parsed, 'request body')));
+      return { status: 200, body: JSON.stringify(await route(object(parsed, 'request body'))) };
     } catch (error) {
       const failure = toGatewayError(error, backend);
-      return Response.json(
-        { error: failure.message, code: failure.code, message: failure.message },
-        { status: failure.status },
-      );
+      return {
+        status: failure.status,
+        body: JSON.stringify({ error: failure.message, code: failure.code, message: failure.message }),
+      };
     }
+  };
+}
+
+/** The gateway's answer: an HTTP status and a JSON body (`content-type: application/json`). */
+export interface GatewayAnswer {
+  readonly status: number;
+  readonly body: string;
+}
+
+/**
+ * The gateway without the fetch API: `pathname` and `method` of the request, and a function that
+ * reads its body as text (called only for a known route and POST). What {@link createGateway}
+ * answers, as a status and JSON text, without building `Request`/`Response` objects.
+ */
+export type GatewayHandler = (
+  pathname: string,
+  method: string,
+  readText: () => string | Promise<string>,
+) => Promise<GatewayAnswer>;
+
+/**
+ * The subset of etcd's v3 JSON gateway that clients use most, as a fetch-style handler:
+ * `POST /v3/kv/put`, `/v3/kv/range`, `/v3/kv/deleterange`, `/v3/kv/txn`,
+ * `/v3/maintenance/status`, `/v3/maintenance/transfer-leadership`. Keys and values are base64,
+ * 64-bit integers are strings, zero values are omitted — as etcd 3.4 answers.
+ */
+export function createGateway(backend: GatewayBackend): (request: Request) => Promise<Response> {
+  const handle = createGatewayHandler(backend);
+  return async (request) => {
+    const answer = await handle(new URL(request.url).pathname, request.method, () => request.text());
+    return new Response(answer.body, {
+      status: answer.status,
+      headers: { 'content-type': 'application/json' },
+    });
   };
 }
 

@@ -14,7 +14,7 @@ import {
 } from '@clusteros/raft';
 import { NodeDisk, NodeNetwork, SystemClock, systemRandom } from '@clusteros/sim';
 import { type RaftKvArgs, UsageError } from './args.js';
-import { createGateway, MAX_BODY_BYTES } from './gateway.js';
+import { createGatewayHandler, MAX_BODY_BYTES } from './gateway.js';
 import { nodeHandler } from './http-adapter.js';
 import { clusterIdOf, memberIdOf } from './member-id.js';
 
@@ -78,12 +78,19 @@ export async function startRaftKv(args: RaftKvArgs, logger?: Logger): Promise<Ra
     ...(logger === undefined ? {} : { logger }),
   });
   const names = new Map<string, string>();
+  // Every answer's header carries this member's id: hash each name once, not twice per request.
+  const ids = new Map<string, string>();
   const remember = (name: string) => {
-    names.set(memberIdOf(name), name);
-    return memberIdOf(name);
+    let id = ids.get(name);
+    if (id === undefined) {
+      id = memberIdOf(name);
+      ids.set(name, id);
+      names.set(id, name);
+    }
+    return id;
   };
   for (const name of Object.keys(args.peers)) remember(name);
-  const gateway = createGateway({
+  const gateway = createGatewayHandler({
     propose: (command) => node.propose(command),
     read: (query) => node.read(query),
     status: () => {

@@ -143,6 +143,11 @@ export class RaftCore {
   #prevHard: HardState;
   #prevSoft: SoftState;
   #outstanding = false;
+  /**
+   * Proposals were appended on the leader since the last broadcast: their appends go out (as one
+   * message per follower, not one per proposal) before anything else happens to the core.
+   */
+  #bcastPending = false;
   readonly #maxCommittedPerReady: number;
   readonly #stats = createStats();
 
@@ -219,6 +224,7 @@ export class RaftCore {
 
   /** Advances time by one tick: followers may campaign, the leader heartbeats and checks its quorum. */
   tick(): void {
+    this.#flushProposals();
     this.#now++;
     if (this.#role === 'leader') this.#tickLeader();
     else this.#tickElection();
@@ -272,6 +278,7 @@ export class RaftCore {
    * unexpected messages are dropped and counted in `stats().dropped`.
    */
   step(message: Message): void {
+    this.#flushProposals();
     const reason = this.#step(message);
     if (reason !== undefined) this.#drop(reason, message);
   }
@@ -796,6 +803,18 @@ export class RaftCore {
     return this.#log.term(this.#log.committed) === this.#term;
   }
 
+  /**
+   * Sends the appends that proposals since the last broadcast owe the followers. Every public
+   * entry point but `propose` calls it first, so the messages come out in the same order, with
+   * the same entries, as if each proposal had broadcast at once; only a run of proposals with
+   * nothing in between becomes one append per follower instead of one per proposal.
+   */
+  #flushProposals(): void {
+    if (!this.#bcastPending) return;
+    this.#bcastPending = false;
+    if (this.#role === 'leader') this.#bcastAppend();
+  }
+
   #bcastAppend(): void {
     for (const [id] of this.#tracker.entries()) if (id !== this.id) this.#sendAppend(id);
   }
@@ -954,7 +973,8 @@ export class RaftCore {
       this.#checkAcceptingProposals();
       if (!this.#admit(data.byteLength)) throw new ProposalDroppedError('too many uncommitted bytes');
       this.#appendEntries([{ kind: 'normal', data }]);
-      this.#bcastAppend();
+      // Consecutive proposals share one broadcast: see #flushProposals.
+      this.#bcastPending = true;
       return;
     }
     if (this.#role !== 'follower' || this.#lead === null) throw new NotLeaderError(null);
@@ -974,6 +994,7 @@ export class RaftCore {
    * invalid from the current configuration, and `ProposalDroppedError` during a transfer.
    */
   proposeConfChange(change: ConfChange, data?: Uint8Array): void {
+    this.#flushProposals();
     if (this.#role !== 'leader') throw new NotLeaderError(this.#lead);
     if (this.#pendingConfIndex > this.#log.applied) {
       throw new ConfChangeError(
@@ -995,6 +1016,7 @@ export class RaftCore {
    * commit index to its peers and leadership to an up-to-date voter.
    */
   applyConfChange(change: ConfChange): ConfState {
+    this.#flushProposals();
     let conf: ConfState;
     try {
       conf = nextConf(this.#tracker.conf, change);
@@ -1048,6 +1070,7 @@ export class RaftCore {
 
   /** Starts an election now (a PreVote round first when enabled). Ignored on the leader and on non-voters. */
   campaign(): void {
+    this.#flushProposals();
     this.#hup('election');
   }
 
@@ -1057,6 +1080,7 @@ export class RaftCore {
    * Throws `NotLeaderError` on a non-leader and `RangeError` when `to` is not a voter.
    */
   transferLeadership(to: NodeId): void {
+    this.#flushProposals();
     if (this.#role !== 'leader') throw new NotLeaderError(this.#lead);
     if (to === this.id) return;
     if (!this.#tracker.conf.voters.includes(to)) throw new RangeError(`transfer target ${to} is not a voter`);
@@ -1085,6 +1109,7 @@ export class RaftCore {
    * waiting are ignored.
    */
   readIndex(context: string): void {
+    this.#flushProposals();
     if (typeof context !== 'string') throw new TypeError('readIndex() takes a string context');
     if (this.#role === 'leader') {
       this.#leaderRead(context, this.id);
@@ -1096,6 +1121,7 @@ export class RaftCore {
 
   /** The transport could not reach `id`: stop pipelining to it and probe instead. */
   reportUnreachable(id: NodeId): void {
+    this.#flushProposals();
     if (this.#role !== 'leader') return;
     const pr = this.#tracker.progress(id);
     if (pr !== undefined && pr.state === 'replicate') pr.becomeProbe();
@@ -1103,6 +1129,7 @@ export class RaftCore {
 
   /** The snapshot sent to `id` was delivered (`ok`) or failed. */
   reportSnapshot(id: NodeId, ok: boolean): void {
+    this.#flushProposals();
     if (this.#role !== 'leader') return;
     const pr = this.#tracker.progress(id);
     if (pr === undefined || pr.state !== 'snapshot') return;
@@ -1148,6 +1175,7 @@ export class RaftCore {
    * persist-then-send order is enough. Call {@link advance} with it before the next `ready()`.
    */
   ready(): Ready {
+    this.#flushProposals();
     invariant(!this.#outstanding, 'ready() called again before advance()');
     const hard = this.#hardState();
     const soft = this.#softState();
@@ -1188,6 +1216,7 @@ export class RaftCore {
    * committed entries.
    */
   advance(ready: Ready): void {
+    this.#flushProposals();
     invariant(this.#outstanding, 'advance() without a pending ready()');
     this.#outstanding = false;
     const log = this.#log;
@@ -1276,6 +1305,7 @@ export class RaftCore {
 
   /** A snapshot of the core's state. */
   status(): RaftStatus {
+    this.#flushProposals();
     const progress: ProgressStatus[] = [];
     if (this.#role === 'leader') {
       for (const [id, pr] of this.#tracker.entries()) {
@@ -1307,11 +1337,13 @@ export class RaftCore {
 
   /** Counters (a copy). */
   stats(): RaftCoreStats {
+    this.#flushProposals();
     return { ...this.#stats, dropped: { ...this.#stats.dropped } };
   }
 
   /** Inflight window of `id` as the leader tracks it (last indexes, oldest first); for tests and debugging. */
   inflights(id: NodeId): number[] {
+    this.#flushProposals();
     return this.#tracker.progress(id)?.inflights.toArray() ?? [];
   }
 

@@ -16,7 +16,7 @@
  *
  * Keys and values are bytes (`Uint8Array`, msgpack `bin`); keys sort byte-wise.
  */
-import { Decoder, encode } from '@msgpack/msgpack';
+import { Decoder, Encoder } from '@msgpack/msgpack';
 import { KvDecodeError, type KvErrorData } from './errors.js';
 
 /** Wire-format version carried in every envelope as `v`. */
@@ -738,8 +738,15 @@ function decodeBytes(bytes: Uint8Array, decoder: Decoder): unknown {
   }
 }
 
+/**
+ * One encoder for every command, query and result: `encode()` would build a new Encoder (and its
+ * 2 KiB buffer) per call. `Encoder.encode` returns a copy of exactly the encoded bytes, and clones
+ * itself if ever entered again while encoding, so sharing it is safe.
+ */
+const valueEncoder = new Encoder({ ignoreUndefined: true });
+
 function encodeValue(value: unknown): Uint8Array {
-  return encode(value, { ignoreUndefined: true });
+  return valueEncoder.encode(value);
 }
 
 /**
