@@ -4,7 +4,8 @@
 import { type KvResult, KvStateMachine } from '@clusteros/raft';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { clusterAddressOf, slurmRoles, slurmStoreOf } from '../src/agent/slurm-wiring.js';
+import { clusterAddressOf, roleStoreOf } from '../src/agent/role-store.js';
+import { slurmRoles } from '../src/agent/slurm-wiring.js';
 import { parseConfig } from '../src/config/load.js';
 
 const KEY = 'test-only-cluster-key-0123456789abcdefXYZ';
@@ -13,7 +14,7 @@ function kvStore() {
   const machine = new KvStateMachine();
   let index = 0;
   const raft = { propose: async (command: Uint8Array) => machine.apply(command, ++index) as KvResult };
-  return { machine, store: slurmStoreOf(raft, machine) };
+  return { machine, store: roleStoreOf(raft, machine) };
 }
 
 test('store: put and get go through the KV; create writes only a missing key', async () => {

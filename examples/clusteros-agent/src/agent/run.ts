@@ -49,7 +49,8 @@ import { agentDashboardSources } from './dashboard-wiring.js';
 import { GossipView } from './gossip-view.js';
 import { k3sRoles } from './k3s-wiring.js';
 import { loadPeerCache, savePeerCache } from './peer-cache.js';
-import { clusterAddressOf, slurmRoles, slurmStoreOf } from './slurm-wiring.js';
+import { clusterAddressOf, roleStoreOf } from './role-store.js';
+import { slurmRoles } from './slurm-wiring.js';
 import { agentTags, joinHostPort, type RaftState } from './tags.js';
 
 type KvNode = RaftNode<KvResult, KvQuery, KvQueryResult>;
@@ -462,7 +463,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       id,
       managed,
       config,
-      store: slurmStoreOf(raft, machine),
+      store: roleStoreOf(raft, machine),
       logger: log.child({ component: 'slurm' }),
     });
     roles.push(...slurm.roles);
@@ -471,7 +472,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       id,
       managed,
       config,
-      store: slurmStoreOf(raft, machine),
+      store: roleStoreOf(raft, machine),
       nodeIp: k3sNodeIp !== null && isIPv4(k3sNodeIp) ? k3sNodeIp : undefined,
       ...(network.dnsName === undefined ? {} : { dnsName: network.dnsName }),
       addressOf: clusterAddressOf,

@@ -1,12 +1,10 @@
 /**
  * The SLURM roles as this agent runs them: one `SlurmNodeRuntime` per node (munged, the
  * controller alias in /etc/hosts, slurm.conf) shared by `slurm-controller` and `slurm-worker`,
- * the Raft KV adapted to the store the roles need, and each member's cluster address (its
- * Tailscale IPv4, else the host its Raft transport advertises: the address peers already reach).
+ * over the Raft KV as their store and each member's cluster address (role-store.ts).
  */
 import type { ServiceInfo, SlurmJob, SlurmService } from '@clusteros/dashboard';
-import { type KvResult, type KvStateMachine, kv } from '@clusteros/raft';
-import type { NodeRef, Role } from '@clusteros/roles';
+import type { Role } from '@clusteros/roles';
 import {
   DEBIAN_SLURM_LAYOUT,
   detectProcessTracking,
@@ -21,50 +19,7 @@ import {
 } from '@clusteros/slurm';
 import type { AgentConfig } from '../config/index.js';
 import { parseHostPort } from '../config/schema.js';
-import { TAG } from '../dashboard-sources.js';
-import { AGENT_TAG } from './tags.js';
-
-/** What the store adapter needs of Raft: a `RaftNode` has it. */
-export interface SlurmRaft {
-  /** Proposes a KV command (forwarded to the leader) and resolves with its result. */
-  propose(command: Uint8Array): Promise<KvResult>;
-}
-
-/** Raises a KV error result as an error (the roles only see committed writes). */
-function committed(result: KvResult, key: string): KvResult {
-  if (result.type === 'error')
-    throw new Error(`cluster store write of ${key} failed: ${result.error.message}`);
-  return result;
-}
-
-/** The Raft KV as the SLURM roles' store. */
-export function slurmStoreOf(raft: SlurmRaft, machine: Pick<KvStateMachine, 'get'>): SlurmStore {
-  return {
-    get: (key) => machine.get(key)?.value,
-    put: async (key, value) => {
-      committed(await raft.propose(kv.put(key, value)), key);
-    },
-    create: async (key, value) => {
-      const result = committed(
-        await raft.propose(
-          kv.txn({ compare: [kv.compare(key, 'createRevision', '=', 0)], success: [kv.op.put(key, value)] }),
-        ),
-        key,
-      );
-      return result.type === 'txn' && result.succeeded;
-    },
-  };
-}
-
-/** A member's cluster address: its Tailscale IPv4, else the host of its Raft address. */
-export function clusterAddressOf(node: NodeRef): string | undefined {
-  const tailscale = node.tags?.[TAG.tailscaleIp];
-  if (tailscale !== undefined && tailscale !== '') return tailscale;
-  const raft = node.tags?.[AGENT_TAG.raft];
-  if (raft === undefined) return undefined;
-  const host = raft.startsWith('[') ? raft.slice(1, raft.indexOf(']')) : raft.slice(0, raft.lastIndexOf(':'));
-  return host === '' ? undefined : host;
-}
+import { clusterAddressOf } from './role-store.js';
 
 /** `host` or `host:port` (the config has checked it) as the conf model's accounting spec. */
 function accountingOf(value: string): { host: string; port?: number } {
