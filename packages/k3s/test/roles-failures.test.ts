@@ -8,9 +8,11 @@
  * - an etcd member removed behind k3s's back: the node wipes `server/db` and rejoins as a new
  *   member; removed again and again, it stops instead of looping.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isMemberOf, readClusterRecord, readRetiringRecord } from '../src/index.js';
+import { isK3sHandoffError, isMemberOf, readClusterRecord, readRetiringRecord } from '../src/index.js';
 import { K3sLab, type LabContext, type LabNode } from './support/k3s-lab.js';
 
 function unschedulable(lab: K3sLab, node: LabNode): boolean {
@@ -91,6 +93,47 @@ test('API unreachable mid-drain: the handoff fails before removal; abort uncordo
       b.runtime.status().mode === 'agent' && b.runtime.pid !== undefined ? true : undefined,
     );
     assert.ok(a.runtime.pid !== undefined, "a's server kept running");
+  } finally {
+    await lab.teardown();
+  }
+});
+
+test('the member removal never happens: abort withdraws the request, uncordons, and the server keeps its data', async () => {
+  const lab = await K3sLab.create(1);
+  try {
+    const a = lab.addNode(1, { removalTimeoutMs: 2_000 });
+    const b = lab.addNode(2);
+    for (const n of [a, b]) await n.agent.start(lab.context(n, 'k3s-agent'));
+    await a.server.start(lab.context(a, 'k3s-server', 1));
+    await lab.until('both nodes registered', 20_000, () => (lab.api.nodes().length === 2 ? true : undefined));
+    await b.server.warmHandoff?.(lab.context(b, 'k3s-server'));
+    lab.refuseRemovals = true;
+    const aCtx = lab.context(a, 'k3s-server', 1);
+    const failure = await a.server.prepareHandoff(aCtx, b.ref).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    assert.ok(isK3sHandoffError(failure), String(failure));
+    assert.is(failure.reason, 'etcd');
+    assert.equal(readRetiringRecord(lab.store)?.step, 'removing');
+
+    await a.server.abortHandoff(aCtx);
+    await b.server.stop(lab.context(b, 'k3s-server'), 'handoff-aborted');
+    lab.refuseRemovals = false;
+    const annotations = lab.api.node(a.id)?.metadata as { annotations?: Record<string, string> } | undefined;
+    assert.is(
+      annotations?.annotations?.['etcd.k3s.cattle.io/remove'],
+      undefined,
+      'the removal request is withdrawn',
+    );
+    assert.not.ok(unschedulable(lab, a), 'a is schedulable again');
+    assert.ok(existsSync(join(a.dataDir, 'server', 'db', 'etcd')), "a's etcd data is kept");
+    const members = await lab.until('b left etcd, a stayed', 30_000, async () => {
+      const now = await lab.members_();
+      return now.length === 1 ? now : undefined;
+    });
+    assert.ok(members.some((m) => isMemberOf(m, a.id, a.ip)));
+    assert.ok(a.runtime.pid !== undefined, "a's k3s runs");
   } finally {
     await lab.teardown();
   }

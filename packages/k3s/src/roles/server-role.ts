@@ -27,7 +27,7 @@ import type {
   StopReason,
 } from '@clusteros/roles';
 import { isMemberOf } from '../etcd/index.js';
-import { type DrainOptions, realSleep } from '../kube/index.js';
+import { type DrainOptions, K3S_ETCD_ANNOTATIONS, realSleep } from '../kube/index.js';
 import { K3sToken, wipeServerDb } from '../process/index.js';
 import { K3S_AGENT_ROLE } from './agent-role.js';
 import { K3sHandoffError } from './errors.js';
@@ -383,14 +383,39 @@ export class K3sServerRole implements Role {
     await this.#runtime.hold('no');
   }
 
+  /**
+   * Whether this node's etcd member is still listed; if so, the remove annotation is taken off
+   * again so that k3s does not remove it later. `false` when the member is gone or etcd cannot
+   * tell (this node's k3s exits once its member is removed).
+   */
+  async #withdrawRemoval(ctx: RoleContext, signal: AbortSignal): Promise<boolean> {
+    try {
+      const self = this.#self(ctx);
+      const members = await (await this.#runtime.etcd()).listMembers(signal);
+      if (!members.some((member) => isMemberOf(member, self.node, self.address))) return false;
+      await (await this.#runtime.kube()).annotateNode(
+        self.node,
+        { [K3S_ETCD_ANNOTATIONS.remove]: null },
+        signal,
+      );
+      this.#logger.warn({}, 'k3s handoff aborted before the etcd member removal: request withdrawn');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Old holder: undo what can be undone before the member removal; after it, rejoin as a new member. */
   async abortHandoff(ctx: RoleContext): Promise<void> {
-    const step = this.#step;
     const bounded = AbortSignal.any([ctx.signal, AbortSignal.timeout(60_000)]);
+    let step = this.#step;
+    // The removal was asked for but may not have happened (k3s's controller timed out, say):
+    // if this node's member is still there, withdraw the request and undo like before it.
+    if (step === 'removing' && (await this.#withdrawRemoval(ctx, bounded))) step = 'draining';
     if (step === 'removing' || step === 'removed') {
       this.#logger.warn(
         { step },
-        'k3s handoff aborted after the etcd member removal began: rejoining as a new member',
+        'k3s handoff aborted after the etcd member was removed: rejoining as a new member',
       );
       this.#runtime.markRemoved();
     } else if (step !== undefined) await undoRetirement(() => this.#runtime.kube(), ctx.node.id, bounded);

@@ -123,8 +123,12 @@ export class K3sLab {
   /** The etcd leader's member id at each removal the controller made (the handoff moves it first). */
   readonly leadersAtRemoval: { readonly member: string; readonly leaderId: string }[] = [];
 
+  /** While true, k3s's controller fails every member removal (and retries, as k3s does). */
+  refuseRemovals = false;
+
   /** What k3s's controller does on a Node's removal: remove the member whose name and peer host match. */
   async removeMember(memberName: string, nodeAddress: string): Promise<void> {
+    if (this.refuseRemovals) throw new Error('member removal refused by the test');
     for (const node of this.nodes.values()) {
       let members: EtcdMember[];
       try {
@@ -152,9 +156,10 @@ export class K3sLab {
     n: number,
     overrides: Partial<Pick<K3sNodeRuntimeOptions, 'maxRemovals'>> & {
       readonly env?: Record<string, string>;
+      readonly removalTimeoutMs?: number;
     } = {},
   ): LabNode {
-    const { env: extraEnv, ...runtimeOverrides } = overrides;
+    const { env: extraEnv, removalTimeoutMs, ...runtimeOverrides } = overrides;
     const id = `node-${String.fromCharCode(96 + n)}`;
     const ip = `${this.#subnet}.${n}`;
     const dataDir = join(this.dir, id);
@@ -198,7 +203,7 @@ export class K3sLab {
         addressOf: (member) => this.nodes.get(member.id)?.ip,
         reconcileEveryMs: 200,
         drain: { evictionRetryMs: 500, podGonePollMs: 100, timeoutMs: 20_000 },
-        removalTimeoutMs: 30_000,
+        removalTimeoutMs: removalTimeoutMs ?? 30_000,
       }),
       ref,
       etcd,
