@@ -10,22 +10,14 @@ import * as assert from 'uvu/assert';
 import { KubeApi } from '../src/kube/api.js';
 import { cordonNode, uncordonNode } from '../src/kube/cordon.js';
 import { countCluster } from '../src/kube/counts.js';
-import { isKubeApiError, type KubeApiError } from '../src/kube/errors.js';
+import { isKubeApiError } from '../src/kube/errors.js';
 import { FakeKubeApi } from './support/fake-kube-api.js';
-import { withFakeKube } from './support/kube-fixtures.js';
+import { rejection, withFakeKube } from './support/kube-fixtures.js';
 
 const withFake = withFakeKube;
 
 /** The KubeApiError `promise` rejects with (fails the test when it resolves or throws something else). */
-async function kubeError(promise: Promise<unknown>): Promise<KubeApiError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isKubeApiError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a KubeApiError, the call succeeded');
-}
+const kubeError = (promise: Promise<unknown>) => rejection(promise, isKubeApiError, 'a KubeApiError');
 
 test('counts nodes, ready nodes and pods by phase, paging pods 500 at a time like kubectl', async () => {
   await withFake(async (fake, api) => {

@@ -4,22 +4,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { KubeApi } from '../src/kube/api.js';
-import {
-  type DrainError,
-  type DrainEvent,
-  type DrainOptions,
-  drainNode,
-  isDrainError,
-} from '../src/kube/drain.js';
+import { type DrainEvent, type DrainOptions, drainNode, isDrainError } from '../src/kube/drain.js';
 import { isKubeApiError } from '../src/kube/errors.js';
-import {
-  deleteNodeAndWait,
-  type EtcdRemovalError,
-  isEtcdRemovalError,
-  requestEtcdRemoval,
-} from '../src/kube/etcd-removal.js';
+import { deleteNodeAndWait, isEtcdRemovalError, requestEtcdRemoval } from '../src/kube/etcd-removal.js';
 import type { FakeKubeApi, FakeKubeApiOptions, RemoveEtcdMemberRequest } from './support/fake-kube-api.js';
-import { addNotesCluster, withFakeKube } from './support/kube-fixtures.js';
+import { addNotesCluster, rejection, withFakeKube } from './support/kube-fixtures.js';
 
 /**
  * A virtual clock for the drain: `sleep(ms)` ends at `start + ms` on the virtual clock (concurrent
@@ -52,26 +41,11 @@ function withFake(
 }
 
 /** The DrainError `promise` rejects with. */
-async function drainError(promise: Promise<unknown>): Promise<DrainError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isDrainError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a DrainError, the drain succeeded');
-}
+const drainError = (promise: Promise<unknown>) => rejection(promise, isDrainError, 'a DrainError');
 
 /** The EtcdRemovalError `promise` rejects with. */
-async function removalError(promise: Promise<unknown>): Promise<EtcdRemovalError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isEtcdRemovalError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an EtcdRemovalError, the call succeeded');
-}
+const removalError = (promise: Promise<unknown>) =>
+  rejection(promise, isEtcdRemovalError, 'an EtcdRemovalError');
 
 test('drain: cordons, skips mirror and DaemonSet pods, evicts the rest in parallel, retries the PDB every 5 s (virtual), waits until gone', async () => {
   await withFake(async (fake, api) => {

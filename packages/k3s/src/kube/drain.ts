@@ -370,26 +370,12 @@ export async function drainNode(
         try {
           result = await api.evictPod(pod.namespace, pod.name, signal);
         } catch (error) {
-          if (isKubeApiError(error) && RETRIED.has(error.reason)) {
-            emit({
-              type: 'retry',
-              pod: key,
-              attempt,
-              reason: error.reason,
-              retryInMs: evictionRetryMs,
-              message: error.message,
-            });
-            await pause(evictionRetryMs);
-            continue;
-          }
+          if (!isKubeApiError(error)) throw error;
           // An eviction in a terminating namespace is forbidden; kubectl waits for an already
           // terminating pod and retries the others.
-          if (
-            isKubeApiError(error) &&
-            error.reason === 'forbidden' &&
-            error.causes.includes('NamespaceTerminating')
-          ) {
-            if (pod.deleting) break;
+          const terminating = error.reason === 'forbidden' && error.causes.includes('NamespaceTerminating');
+          if (RETRIED.has(error.reason) || terminating) {
+            if (terminating && pod.deleting) break;
             emit({
               type: 'retry',
               pod: key,

@@ -15,7 +15,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EtcdGateway, isMemberOf, k3sEtcdGatewayOptions } from '../etcd/index.js';
-import { KubeApi } from '../kube/index.js';
+import { KubeApi, realSleep } from '../kube/index.js';
 import {
   buildK3sArgs,
   etcdInitialized,
@@ -116,19 +116,6 @@ export interface K3sRuntimeStatus {
 }
 
 const REMOVAL_WINDOW_MS = 10 * 60_000;
-
-/** Resolves after `ms`, or at once when `signal` aborts (the caller checks it); leaves no listener behind. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** One node's k3s process (see the module comment). */
 export class K3sNodeRuntime {
@@ -259,7 +246,7 @@ export class K3sNodeRuntime {
   async waitStopped(signal: AbortSignal): Promise<void> {
     while (this.#process?.running()) {
       signal.throwIfAborted();
-      await pause(50, signal);
+      await realSleep(50, signal);
     }
   }
 
@@ -301,7 +288,7 @@ export class K3sNodeRuntime {
       if (await this.serving(mode, signal)) return;
       if (this.#state === 'error')
         throw new Error(`k3s ${mode} failed: ${this.#lastError ?? 'unknown error'}`);
-      await pause(200, signal);
+      await realSleep(200, signal);
     }
   }
 

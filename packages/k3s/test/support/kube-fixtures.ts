@@ -50,3 +50,21 @@ export function addNotesCluster(fake: FakeKubeApi, guardedRefusals: number): voi
   });
   fake.addPod({ name: 'other-1', nodeName: 'server-b' });
 }
+
+/**
+ * The error `promise` rejects with, checked by `guard`: it fails the test (throws) when the
+ * promise resolves or rejects with anything else. `what` names the expected error.
+ */
+export async function rejection<E>(
+  promise: Promise<unknown>,
+  guard: (error: unknown) => error is E,
+  what: string,
+): Promise<E> {
+  try {
+    await promise;
+  } catch (error) {
+    if (guard(error)) return error;
+    throw error;
+  }
+  throw new Error(`expected ${what}, the call succeeded`);
+}
