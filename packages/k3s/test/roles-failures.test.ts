@@ -217,18 +217,29 @@ test('a k3s that keeps crashing is restarted with growing backoff', async () => 
   try {
     const a = lab.addNode(1);
     // b's k3s agent dies 300 ms after every start.
-    const b = lab.addNode(2, { env: { FAKE_K3S_CRASH_AFTER_MS: '300' } });
+    const delays: number[] = [];
+    const b = lab.addNode(2, {
+      env: { FAKE_K3S_CRASH_AFTER_MS: '300' },
+      onLog: (_level, _message, fields) => {
+        const delay = (fields as { restartInMs?: number }).restartInMs;
+        if (delay !== undefined) delays.push(delay);
+      },
+    });
     for (const n of [a, b]) await n.agent.start(lab.context(n, 'k3s-agent'));
     await a.server.start(lab.context(a, 'k3s-server', 1));
     const starts = await lab.until('b started four times', 30_000, async () => {
       const recorded = await lab.starts(b);
       return recorded.length >= 4 ? recorded : undefined;
     });
-    // The lab's policy: 100 ms, doubling, at most 1 s. Each pause adds to the 300 ms the fake lives.
+    // The lab's policy: 100 ms, doubling, at most 1 s.
+    assert.equal(delays.slice(0, 3), [100, 200, 400], `restart delays: ${delays.join(', ')} ms`);
+    // And the runtime really waits them out: start i+1 comes at least the fake's 300 ms life plus
+    // the chosen pause after start i (a lower bound only; how much later depends on the machine).
     const times = starts.map((start) => Date.parse((start as unknown as { time: string }).time));
-    const gaps = times.slice(1).map((time, i) => time - (times[i] as number));
-    assert.ok(gaps.length >= 3);
-    assert.ok((gaps[2] as number) > (gaps[0] as number) + 150, `gaps grow: ${gaps.join(', ')} ms`);
+    for (let i = 0; i < 3; i++) {
+      const gap = (times[i + 1] as number) - (times[i] as number);
+      assert.ok(gap >= 300 + (delays[i] as number) - 20, `gap ${i}: ${gap} ms, delay ${delays[i]} ms`);
+    }
     assert.ok(b.runtime.status().restarts >= 3);
     assert.ok(a.runtime.pid !== undefined, 'the server is not affected');
   } finally {

@@ -478,6 +478,7 @@ export class K3sNodeRuntime {
     if (ran >= (this.#o.restart?.stableAfterMs ?? 60_000)) this.#failures = 0;
     this.#failures += 1;
     this.#restarts += 1;
+    let delay = 0;
     if (info.removed) {
       const now = Date.now();
       this.#removalTimes = [...this.#removalTimes.filter((at) => now - at < REMOVAL_WINDOW_MS), now];
@@ -494,12 +495,15 @@ export class K3sNodeRuntime {
       // A removal is not a crash: rejoin at once, as a new member.
       this.#retryAt = 0;
     } else {
-      const delay = Math.min(max, base * 2 ** (this.#failures - 1));
+      delay = Math.min(max, base * 2 ** (this.#failures - 1));
       this.#retryAt = Date.now() + delay;
       this.#lastError = `k3s exited unexpectedly (code ${info.code ?? 'none'}, signal ${info.signal ?? 'none'}); restarting in ${delay} ms`;
     }
     this.#state = 'backoff';
-    this.#logger.warn({ code: info.code, signal: info.signal, removed: info.removed }, this.#lastError);
+    this.#logger.warn(
+      { code: info.code, signal: info.signal, removed: info.removed, restartInMs: delay },
+      this.#lastError,
+    );
     this.#schedule(0);
   }
 

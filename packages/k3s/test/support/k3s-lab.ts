@@ -157,9 +157,11 @@ export class K3sLab {
     overrides: Partial<Pick<K3sNodeRuntimeOptions, 'maxRemovals'>> & {
       readonly env?: Record<string, string>;
       readonly removalTimeoutMs?: number;
+      /** Receives the runtime's log lines (besides TEST_VERBOSE printing them). */
+      readonly onLog?: (level: 'info' | 'warn', message: string, fields: object) => void;
     } = {},
   ): LabNode {
-    const { env: extraEnv, removalTimeoutMs, ...runtimeOverrides } = overrides;
+    const { env: extraEnv, removalTimeoutMs, onLog, ...runtimeOverrides } = overrides;
     const id = `node-${String.fromCharCode(96 + n)}`;
     const ip = `${this.#subnet}.${n}`;
     const dataDir = join(this.dir, id);
@@ -186,9 +188,16 @@ export class K3sLab {
         ...(this.#etcdTiming === 'k3s' ? { FAKE_K3S_ETCD_TIMING: 'k3s' } : {}),
         ...extraEnv,
       },
-      logger: process.env.TEST_VERBOSE
-        ? { info: (f, m) => console.log(id, m, f), warn: (f, m) => console.warn(id, m, f) }
-        : { info: silent, warn: silent },
+      logger: {
+        info: (fields, message) => {
+          onLog?.('info', message, fields);
+          if (process.env.TEST_VERBOSE) console.log(id, message, fields);
+        },
+        warn: (fields, message) => {
+          onLog?.('warn', message, fields);
+          if (process.env.TEST_VERBOSE) console.warn(id, message, fields);
+        },
+      },
     });
     const ref: NodeRef = { id, name: id, address: ip, roles: ['k3s-server', 'k3s-agent'] };
     const node: LabNode = {
