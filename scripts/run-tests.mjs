@@ -9,7 +9,7 @@
 //   npm test -- sim                            files whose path contains "sim"
 // Env: TEST_CONCURRENCY (default 2), TEST_FILE_TIMEOUT_MS (default 600000).
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -62,6 +62,54 @@ const stripAnsi = (text) =>
     .map((part, i) => (i === 0 ? part : part.replace(/^\[[0-9;]*m/, '')))
     .join('');
 
+// Each file runs in a process group of its own, so that a file that hangs is stopped together
+// with the servers it started, and nothing a file started outlives it.
+const groups = new Set();
+const killGroup = (pid) => {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // The group is empty: every process in it has exited.
+  }
+};
+/** The command lines of the processes in group `pgid` (from /proc; empty where there is none). */
+function groupMembers(pgid) {
+  const found = [];
+  for (const entry of safeList('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command (which may hold spaces) start after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // A zombie has exited already (an orphan whose reaper, PID 1 in a container, may never reap it).
+      if (Number(fields[2]) !== pgid || fields[0] === 'Z') continue;
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      found.push(`${entry} ${fields[0]} ${cmd.slice(0, 200)}`);
+    } catch {
+      // The process exited while we looked.
+    }
+  }
+  return found;
+}
+
+/** The processes of the group still there a second after the file ended, which are then killed. */
+async function sweepGroup(pid) {
+  // Helpers such as tsx's esbuild service exit on their own a moment after the file does.
+  let left = groupMembers(pid);
+  for (let waited = 0; waited < 1_000 && left.length > 0; waited += 50) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    left = groupMembers(pid);
+  }
+  if (left.length > 0) killGroup(pid);
+  return left;
+}
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    for (const pid of groups) killGroup(pid);
+    process.exit(130);
+  });
+}
+
 function runFile(file) {
   return new Promise((done) => {
     const started = Date.now();
@@ -69,7 +117,9 @@ function runFile(file) {
       cwd: root,
       env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
+    groups.add(child.pid);
     let output = '';
     child.stdout.on('data', (chunk) => {
       output += chunk;
@@ -78,12 +128,19 @@ function runFile(file) {
       output += chunk;
     });
     const timer = setTimeout(() => {
-      output += `\n[run-tests] ${file} exceeded ${fileTimeoutMs} ms; killing pid ${child.pid}\n`;
-      child.kill('SIGKILL');
+      output += `\n[run-tests] ${file} exceeded ${fileTimeoutMs} ms; killing its process group ${child.pid}\n`;
+      killGroup(child.pid);
     }, fileTimeoutMs);
-    child.on('close', (code, signal) => {
+    child.on('close', async (code, signal) => {
       clearTimeout(timer);
-      done({ file, code, signal, output: stripAnsi(output), ms: Date.now() - started });
+      const ms = Date.now() - started;
+      const left = await sweepGroup(child.pid);
+      groups.delete(child.pid);
+      const leftovers = left.length > 0;
+      if (leftovers) {
+        output += `\n[run-tests] processes started by ${file} outlived it (pid state command); killed:\n${left.join('\n')}\n`;
+      }
+      done({ file, code, signal, leftovers, output: stripAnsi(output), ms });
     });
   });
 }
@@ -114,6 +171,10 @@ async function worker() {
     const body = failed > 0 || process.env.TEST_VERBOSE ? result.output.trimEnd() : '';
     console.log(`${status} ${file} (${passed} passed, ${failed} failed, ${(result.ms / 1000).toFixed(1)}s)`);
     if (body) console.log(body.replace(/^/gm, '     | '));
+    else if (result.leftovers)
+      console.log(
+        result.output.slice(result.output.lastIndexOf('[run-tests]')).trimEnd().replace(/^/gm, '     | '),
+      );
   }
 }
 await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));

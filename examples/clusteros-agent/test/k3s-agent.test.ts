@@ -21,16 +21,25 @@ const cli = join(here, '..', 'src', 'cli.ts');
 const FAKE_K3S = join(here, '..', '..', '..', 'packages', 'k3s', 'test', 'support', 'fake-k3s.mjs');
 const KEY = 'test-only-cluster-key-0123456789abcdefXYZ';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+/** `count` distinct free ports: all bound to port 0 at once, then released. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(0, '127.0.0.1', () => {
+              const address = server.address();
+              resolve(typeof address === 'object' && address !== null ? address.port : 0);
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
 }
 
 async function getJson<T>(url: string): Promise<T | undefined> {
@@ -54,13 +63,7 @@ function alive(pid: number): boolean {
 test('node-agent start runs k3s through the k3s roles, shows it on the dashboard, and stops it on SIGTERM', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'clusteros-k3s-agent-'));
   const api = await FakeKubeApi.start({});
-  const [gossip, raftPort, dashboard, etcdClient, etcdPeer] = await Promise.all([
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-  ]);
+  const [gossip, raftPort, dashboard, etcdClient, etcdPeer] = await freePorts(5);
   await writeFile(join(dir, 'cluster.key'), KEY, { mode: 0o600 });
   const config = {
     cluster: { name: 'k3s-test', auth_key_file: 'cluster.key' },

@@ -11,17 +11,29 @@ import { fileURLToPath } from 'node:url';
 
 export const CLI = resolve(fileURLToPath(new URL('../../dist/cli.js', import.meta.url)));
 
-/** A port nobody listens on right now (the kernel picks it; we release it at once). */
+/** Ports this process has handed out: never given twice, so one cluster's ports are distinct. */
+const given = new Set<number>();
+
+/**
+ * A port nobody listens on right now (the kernel picks it; we release it at once). The kernel may
+ * pick a port it picked a moment ago, so ports handed out before are skipped.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => done(port));
+  for (;;) {
+    const port = await new Promise<number>((done, fail) => {
+      const server = createServer();
+      server.once('error', fail);
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        const chosen = typeof address === 'object' && address !== null ? address.port : 0;
+        server.close(() => done(chosen));
+      });
     });
-  });
+    if (!given.has(port)) {
+      given.add(port);
+      return port;
+    }
+  }
 }
 
 export interface Member {
@@ -41,10 +53,28 @@ export interface ProcessCluster {
   stop(): Promise<void>;
 }
 
+type ClusterOptions = { heartbeatMs?: number; electionTimeoutMs?: number; dataRoot?: string };
+
+/**
+ * Starts `size` members and waits until each serves. A start that fails stops the members it
+ * started and removes their folder (so no process outlives a failed test); one whose port another
+ * process took between picking and binding it (other test files run in parallel) is tried again
+ * with new ports, at most three times.
+ */
 export async function startProcessCluster(
   size: number,
-  options: { heartbeatMs?: number; electionTimeoutMs?: number; dataRoot?: string } = {},
+  options: ClusterOptions = {},
 ): Promise<ProcessCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(size, options);
+    } catch (error) {
+      if (attempt >= 3 || !String((error as Error).message).includes('EADDRINUSE')) throw error;
+    }
+  }
+}
+
+async function startOnce(size: number, options: ClusterOptions): Promise<ProcessCluster> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
   const root = await mkdtemp(join(options.dataRoot ?? tmpdir(), 'raft-kv-'));
   const keyFile = join(root, 'cluster.key');
@@ -124,17 +154,17 @@ export async function startProcessCluster(
     member.process = undefined;
   };
 
-  await Promise.all(members.map((m) => start(m.id)));
-  return {
-    members,
-    root,
-    start,
-    kill,
-    async stop() {
-      await Promise.all(members.map((m) => kill(m.id, 'SIGTERM')));
-      await rm(root, { recursive: true, force: true });
-    },
+  const stop = async (signal: NodeJS.Signals): Promise<void> => {
+    await Promise.all(members.map((m) => kill(m.id, signal)));
+    await rm(root, { recursive: true, force: true });
   };
+  const started = await Promise.allSettled(members.map((m) => start(m.id)));
+  const failed = started.find((result) => result.status === 'rejected');
+  if (failed !== undefined) {
+    await stop('SIGKILL');
+    throw failed.reason;
+  }
+  return { members, root, start, kill, stop: () => stop('SIGTERM') };
 }
 
 /** POSTs JSON to a member with a deadline; resolves with status and body. */
