@@ -16,17 +16,24 @@ export interface RaftKvArgs {
   readonly clusterKeyFile: string;
   readonly heartbeatMs: number;
   readonly electionTimeoutMs: number;
+  /** Applied entries between two snapshots (etcd's `--snapshot-count`). */
+  readonly snapshotCount: number;
 }
+
+/** Applied entries between snapshots when `--snapshot-count` is not given: etcd 3.4's default. */
+export const SNAPSHOT_COUNT = 100_000;
 
 /** The usage text printed for `--help` and after a usage error. */
 export const USAGE = `usage: raft-kv --id NAME --listen-client HOST:PORT --listen-peer HOST:PORT
                --peers NAME=HOST:PORT,... --data-dir DIR --cluster-key-file FILE
-               [--heartbeat-ms 100] [--election-timeout-ms 1000]
+               [--heartbeat-ms 100] [--election-timeout-ms 1000] [--snapshot-count 100000]
 
 Runs one Raft member with a KV state machine and serves etcd's v3 JSON API (put, range,
 deleterange, txn, maintenance/status, maintenance/transfer-leadership) on --listen-client.
 --peers lists the peer addresses of all initial voters, this member included. The cluster key
-is read from a file (at least 16 bytes) and never taken on the command line.`;
+is read from a file (at least 16 bytes) and never taken on the command line. A snapshot of
+the state is written (and the log compacted) every --snapshot-count applied entries, etcd 3.4's
+default included.`;
 
 const FLAGS = new Set([
   '--id',
@@ -37,6 +44,7 @@ const FLAGS = new Set([
   '--cluster-key-file',
   '--heartbeat-ms',
   '--election-timeout-ms',
+  '--snapshot-count',
 ]);
 
 function address(flag: string, value: string): { host: string; port: number } {
@@ -90,6 +98,10 @@ export function parseArgs(argv: readonly string[]): RaftKvArgs {
   if (!(id in peers)) throw new UsageError(`--peers must include this member (${id})`);
   const heartbeatMs = positive('--heartbeat-ms', values.get('--heartbeat-ms') ?? '100');
   const electionTimeoutMs = positive('--election-timeout-ms', values.get('--election-timeout-ms') ?? '1000');
+  const snapshotCount = positive(
+    '--snapshot-count',
+    values.get('--snapshot-count') ?? String(SNAPSHOT_COUNT),
+  );
   return {
     id,
     listenClient: address('--listen-client', need('--listen-client')),
@@ -99,5 +111,6 @@ export function parseArgs(argv: readonly string[]): RaftKvArgs {
     clusterKeyFile: need('--cluster-key-file'),
     heartbeatMs,
     electionTimeoutMs,
+    snapshotCount,
   };
 }

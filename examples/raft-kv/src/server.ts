@@ -73,6 +73,7 @@ export async function startRaftKv(args: RaftKvArgs, logger?: Logger): Promise<Ra
     random,
     electionTimeoutMs: args.electionTimeoutMs,
     heartbeatMs: args.heartbeatMs,
+    snapshotEvery: args.snapshotCount,
     stampCommand: kv.stamp,
     timeCommand: { intervalMs: 1_000, make: kv.tick },
     ...(logger === undefined ? {} : { logger }),

@@ -8,6 +8,9 @@ import { type Endpoint, type HttpClient, postJson } from './http-client.js';
 export type SystemName = 'etcd' | 'raft-kv';
 
 /** Raft timings, given to both systems alike. */
+/** Applied entries between snapshots on both systems (`--snapshot-count`): etcd 3.4's default. */
+export const SNAPSHOT_COUNT = 100_000;
+
 export interface RaftTimings {
   readonly heartbeatMs: number;
   readonly electionTimeoutMs: number;

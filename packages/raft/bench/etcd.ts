@@ -3,7 +3,13 @@
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { spawnChild, tempFolder } from './children.js';
-import { type BenchCluster, launchCluster, memberSpecs, type RaftTimings } from './cluster.js';
+import {
+  type BenchCluster,
+  launchCluster,
+  memberSpecs,
+  type RaftTimings,
+  SNAPSHOT_COUNT,
+} from './cluster.js';
 import type { HttpClient } from './http-client.js';
 
 export const ETCD_BINARY = '/usr/bin/etcd';
@@ -42,6 +48,8 @@ export async function startEtcdCluster(client: HttpClient, timings: RaftTimings)
       String(timings.heartbeatMs),
       '--election-timeout',
       String(timings.electionTimeoutMs),
+      '--snapshot-count',
+      String(SNAPSHOT_COUNT),
       // zap to stderr (into the log file): the capnslog default warns about its own deprecation.
       '--logger',
       'zap',

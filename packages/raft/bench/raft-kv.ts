@@ -7,7 +7,13 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnChild, tempFolder } from './children.js';
-import { type BenchCluster, launchCluster, memberSpecs, type RaftTimings } from './cluster.js';
+import {
+  type BenchCluster,
+  launchCluster,
+  memberSpecs,
+  type RaftTimings,
+  SNAPSHOT_COUNT,
+} from './cluster.js';
 import type { HttpClient } from './http-client.js';
 
 /** The repository root. */
@@ -62,6 +68,8 @@ export async function startRaftKvCluster(client: HttpClient, timings: RaftTiming
       String(timings.heartbeatMs),
       '--election-timeout-ms',
       String(timings.electionTimeoutMs),
+      '--snapshot-count',
+      String(SNAPSHOT_COUNT),
     ];
     return spawnChild(`raft-kv ${spec.name}`, process.execPath, args, join(root, `${spec.name}.log`));
   });

@@ -12,6 +12,7 @@ import type {
   RaftRole,
   Ready,
   Snapshot,
+  SoftState,
 } from './core/types.js';
 import { decodeEnvelope, encodeEnvelope } from './envelope.js';
 import {
@@ -143,6 +144,8 @@ export class RaftNode<
   #applied = 0;
   #snapshotIndex = NO_SNAPSHOT_INDEX;
   #leader: NodeId | null = null;
+  /** The term of the last soft state seen (the term `#leader` leads in). */
+  #leaderTerm = 0;
   #role: RaftRole = 'follower';
   #term = 0;
   #pumping = false;
@@ -244,8 +247,13 @@ export class RaftNode<
         this.#releaseParked();
         return;
       }
+      const leaderBefore = this.#core.leader;
       try {
         this.#core.step(message.type === 'propose' ? this.#stampForwarded(message) : message);
+        // A leader became known (this member won, or a new leader's first append arrived):
+        // waiting requests go to it now, not after this batch is persisted. On a new leader
+        // they then leave with its first append; forwarding needs nothing durable.
+        if (this.#core.leader !== leaderBefore && this.#core.leader !== null) this.#releaseParked();
       } catch (error) {
         this.#fail(error);
         return;
@@ -706,7 +714,7 @@ export class RaftNode<
     }
     if (this.#rounds.size === 0) this.#startReadRound();
     this.#serveReads();
-    if (ready.softState !== undefined) this.#onSoftState(ready.softState.leader, ready.softState.role);
+    if (ready.softState !== undefined) this.#onSoftState(ready.softState);
     const term = ready.hardState?.term;
     if (term !== undefined) this.#term = term;
 
@@ -792,10 +800,16 @@ export class RaftNode<
     }
   }
 
-  #onSoftState(leader: NodeId | null, role: RaftRole): void {
-    const leaderChanged = leader !== this.#leader;
+  /**
+   * `soft` is the core's view when this batch was taken, not now: the core may have moved to a
+   * newer term while the batch was persisted, and the event must name the term of this leader.
+   */
+  #onSoftState({ leader, role, term }: SoftState): void {
+    // The same member elected again in a newer term is a new leadership too.
+    const leaderChanged = leader !== this.#leader || (leader !== null && term !== this.#leaderTerm);
     const roleChanged = role !== this.#role;
     this.#leader = leader;
+    this.#leaderTerm = term;
     this.#role = role;
     if (leaderChanged) {
       // Read rounds not yet confirmed were asked of the old leader and will never be answered
@@ -807,7 +821,7 @@ export class RaftNode<
       this.#releaseParked();
     }
     if (roleChanged) this.emit('role', role);
-    if (leaderChanged) this.emit('leader', leader, this.#core.term);
+    if (leaderChanged) this.emit('leader', leader, term);
   }
 
   async #takeSnapshot(): Promise<void> {

@@ -68,6 +68,49 @@ test('replicate pipelines until the inflight window is full', () => {
   assert.is(pr.inflights.count, 1, 'an empty append takes no slot');
 });
 
+test('a new leadership pipelines on trust from just after its last entry', () => {
+  const pr = new Progress(1, 4, false);
+  pr.becomeOptimistic(11);
+  assert.is(pr.state, 'replicate');
+  assert.is(pr.next, 11);
+  pr.sentEntries(1, 11);
+  pr.sentEntries(2, 13);
+  assert.not.ok(pr.isPaused(), 'no answer needed before the next append');
+  assert.is(pr.next, 14);
+});
+
+test('misplaced trust: the first rejection turns into probing from the hint, later ones are stale', () => {
+  const pr = new Progress(1, 4, false);
+  pr.becomeOptimistic(11);
+  pr.sentEntries(1, 11); // prev index 10
+  pr.sentEntries(1, 12); // prev index 11
+  assert.ok(pr.maybeDecrTo(10, 6), 'the follower only matches up to 6');
+  assert.is(pr.state, 'probe');
+  assert.is(pr.next, 7, 'from the hint, not from index 1');
+  assert.not.ok(pr.maybeDecrTo(11, 6), 'the rejection of the pipelined append is stale');
+  assert.is(pr.next, 7);
+});
+
+test('trust ends with the first acknowledgement; after it a rejection resets to match + 1', () => {
+  const pr = new Progress(1, 4, false);
+  pr.becomeOptimistic(11);
+  pr.sentEntries(1, 11);
+  pr.sentEntries(1, 12);
+  pr.sentEntries(1, 13);
+  assert.ok(pr.maybeUpdate(11));
+  assert.ok(pr.maybeDecrTo(12, 3), 'the append after the acknowledged one was rejected');
+  assert.is(pr.next, 12, 'just after what is known to match, the hint no longer matters');
+});
+
+test('probing while trusted resumes where the trusted appends started, not at index 1', () => {
+  const pr = new Progress(1, 4, false);
+  pr.becomeOptimistic(11);
+  pr.sentEntries(1, 11);
+  pr.becomeProbe();
+  assert.is(pr.state, 'probe');
+  assert.is(pr.next, 11);
+});
+
 test('snapshot state pauses; becomeProbe resumes after the snapshot', () => {
   const pr = progress('probe', 3, 4);
   pr.becomeSnapshot(20, 5);

@@ -400,6 +400,34 @@ test('fast backtracking: a long conflicting tail is skipped in a few round trips
   assert.is(net.appliedData('n1').length, 60);
 });
 
+test('a new leader pipelines at once: proposals after the election do not wait for a probe answer', async () => {
+  const net = await withLeader(ids3);
+  await net.propose('n1', 'a');
+  net.core('n1').transferLeadership('n2');
+  await net.stabilize();
+  assert.is(net.leader(), 'n2');
+  // Elect n3 while nothing n3's followers answer reaches it.
+  net.dropIf = (m) => m.type === 'appendResponse' && m.to === 'n3';
+  net.reportFailures = false;
+  net.core('n2').transferLeadership('n3');
+  await net.stabilize();
+  assert.is(net.leader(), 'n3');
+  net.delivered = [];
+  for (const x of ['b', 'c', 'd']) {
+    net.core('n3').propose(bytes(x));
+    await net.stabilize();
+  }
+  const appendsToN1 = net.delivered.filter(
+    (m) => m.type === 'append' && m.from === 'n3' && m.to === 'n1' && m.entries.length > 0,
+  );
+  assert.is(appendsToN1.length, 3, 'each proposal went out without an answer to the first append');
+  assert.is(net.status('n1').lastIndex, net.status('n3').lastIndex);
+  net.dropIf = undefined;
+  await net.tickAndStabilize(3);
+  for (const id of ids3) assert.equal(net.appliedData(id), ['a', 'b', 'c', 'd']);
+  net.checkSafety();
+});
+
 test('fast backtracking: the reject hint points below the conflicting term', () => {
   const storage = bootStorage(ids3, [entry(2, 2), entry(3, 2), entry(4, 2), entry(5, 2), entry(6, 2)], {
     term: 3,
@@ -1258,6 +1286,7 @@ test('Ready: append acks travel with the entries they acknowledge; ready/advance
   assert.ok(messagesOf(rd, 'appendResponse').length === 1);
   assert.ok(rd.mustSync);
   assert.is(rd.softState?.leader, 'n1');
+  assert.is(rd.softState?.term, 2, 'the soft state names the term its leader leads in');
   assert.not.ok(core.hasReady(), 'nothing new until advance');
   expectThrows(() => core.ready(), isInvariantError, 'ready() twice');
   await storage.save({ entries: rd.entries, ...(rd.hardState ? { hardState: rd.hardState } : {}) });

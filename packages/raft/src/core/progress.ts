@@ -31,6 +31,11 @@ export class Progress {
   isLearner: boolean;
   /** Unacknowledged appends while pipelining. */
   readonly inflights: Inflights;
+  /**
+   * While pipelining on trust after an election ({@link Progress.becomeOptimistic}): the index the
+   * first append started at. 0 once the member acknowledged or rejected something.
+   */
+  #trustedFrom = 0;
 
   /** Creates the progress of a member whose next index to send is `next`. */
   constructor(next: number, maxInflight: number, isLearner: boolean) {
@@ -44,6 +49,7 @@ export class Progress {
     this.state = state;
     this.probeSent = false;
     this.pendingSnapshot = 0;
+    this.#trustedFrom = 0;
     this.inflights.reset();
   }
 
@@ -54,11 +60,28 @@ export class Progress {
     this.next = Math.max(next, match + 1);
   }
 
-  /** Back to probing from just after `match` (after a snapshot: just after the snapshot). */
+  /**
+   * Back to probing from just after `match` (after a snapshot: just after the snapshot; while
+   * still pipelining on trust, from where that started, since nothing below it was ever sent).
+   */
   becomeProbe(): void {
     const afterSnapshot = this.state === 'snapshot' ? this.pendingSnapshot + 1 : 0;
+    const trusted = this.#trustedFrom;
     this.#resetState('probe');
-    this.next = Math.max(this.match + 1, afterSnapshot);
+    this.next = Math.max(this.match + 1, afterSnapshot, trusted);
+  }
+
+  /**
+   * A new leader's start: pipeline from `next` (just after the leader's last entry) before the
+   * member has answered, assuming its log matches the leader's up to there, as it does after a
+   * planned transfer or any election among up-to-date members. Probing first would hold
+   * everything proposed meanwhile back by a round trip and a disk write. If the assumption is
+   * wrong the member rejects, and the first rejection turns this into probing from its hint.
+   */
+  becomeOptimistic(next: number): void {
+    this.#resetState('replicate');
+    this.next = Math.max(next, this.match + 1);
+    this.#trustedFrom = this.next;
   }
 
   /** Start pipelining from just after `match`. */
@@ -110,6 +133,7 @@ export class Progress {
     let updated = false;
     if (index > this.match) {
       this.match = index;
+      this.#trustedFrom = 0;
       updated = true;
       // A probe answer arrived: the next probe may go out.
       this.probeSent = false;
@@ -126,6 +150,14 @@ export class Progress {
     if (this.state === 'replicate') {
       // Anything at or below match was acknowledged already: an old, reordered rejection.
       if (rejected <= this.match) return false;
+      if (this.#trustedFrom > 0) {
+        // The trust after the election was misplaced: probe from the member's hint, as if the
+        // first append had been a probe. (Rejections of the appends pipelined after it come
+        // next and are stale for the probe.)
+        this.#resetState('probe');
+        this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);
+        return true;
+      }
       // The pipeline broke: resend from just after what is known to match.
       this.next = this.match + 1;
       return true;

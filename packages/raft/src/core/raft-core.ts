@@ -186,7 +186,7 @@ export class RaftCore {
     this.#term = hardState.term;
     this.#vote = hardState.vote;
     this.#prevHard = hardState;
-    this.#prevSoft = { leader: null, role: 'follower' };
+    this.#prevSoft = { leader: null, role: 'follower', term: hardState.term };
     // In lease mode a restarted member cannot know when it last heard from a leader, so it
     // behaves as if it just had: a leader's lease may still count on its promise not to vote.
     if (cfg.readMode === 'lease') this.#leaderContactElapsed = 0;
@@ -636,6 +636,7 @@ export class RaftCore {
     for (const [id, pr] of this.#tracker.entries()) {
       pr.reset(id === this.id ? last : 0, last + 1);
       pr.recentActive = id === this.id;
+      if (id !== this.id) pr.becomeOptimistic(last + 1);
     }
     this.#tracker.progress(this.id)?.becomeReplicate();
     // Config entries of earlier terms may still be uncommitted: no new change until they apply.
@@ -647,7 +648,9 @@ export class RaftCore {
     this.#logger.info({ id: this.id, term: this.#term, lastIndex: last }, 'became leader');
     // The no-op lets the leader commit (and learn the commit index of) earlier terms' entries.
     this.#appendEntries([{ kind: 'normal', data: EMPTY_DATA }]);
-    this.#bcastAppend();
+    // Broadcast like a proposal (see #flushProposals): requests the driver proposes as soon as it
+    // sees this member lead leave in the same first append.
+    this.#bcastPending = true;
   }
 
   #reset(term: number): void {
@@ -1272,7 +1275,7 @@ export class RaftCore {
   }
 
   #softState(): SoftState {
-    return { leader: this.#lead, role: this.#role };
+    return { leader: this.#lead, role: this.#role, term: this.#term };
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1375,5 +1378,5 @@ function sameHardState(a: HardState, b: HardState): boolean {
 }
 
 function sameSoftState(a: SoftState, b: SoftState): boolean {
-  return a.leader === b.leader && a.role === b.role;
+  return a.leader === b.leader && a.role === b.role && a.term === b.term;
 }

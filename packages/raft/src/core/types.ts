@@ -242,6 +242,8 @@ export interface SoftState {
   readonly leader: NodeId | null;
   /** This server's role. */
   readonly role: RaftRole;
+  /** The term of this view: `leader` leads in it. */
+  readonly term: number;
 }
 
 /** A linearizable read that may proceed once the state machine has applied `index`. */
