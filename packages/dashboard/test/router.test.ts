@@ -186,7 +186,8 @@ status(
     const elapsed = performance.now() - started;
     assert.equal(body.node, { state: 'error', message: 'provider did not answer within 50 ms' });
     assert.ok(elapsed >= 45, `answered after ${elapsed.toFixed(1)} ms, before the timeout`);
-    assert.ok(elapsed < 300, `answered after ${elapsed.toFixed(1)} ms`);
+    // The provider never answers: without the timeout there would be no answer at all.
+    assert.ok(elapsed < 2_000, `answered after ${elapsed.toFixed(1)} ms`);
     assert.equal(body.leadership, { raft_leader: 'n001', is_leader: true, term: 42 });
   },
 );
@@ -203,15 +204,15 @@ status('seven slow providers are waited for in parallel, not one after the other
       services: { local: never },
       resources: { resources: never },
     },
-    { sectionTimeoutMs: 100 },
+    { sectionTimeoutMs: 300 },
   );
   const started = performance.now();
   const body = await getJson(d, '/api/v1/status', StatusResponse);
   const elapsed = performance.now() - started;
   for (const value of Object.values(body))
-    assert.equal(value, { state: 'error', message: 'provider did not answer within 100 ms' });
-  // In series the seven timeouts would take 700 ms.
-  assert.ok(elapsed >= 95 && elapsed < 400, `answered after ${elapsed.toFixed(1)} ms`);
+    assert.equal(value, { state: 'error', message: 'provider did not answer within 300 ms' });
+  // In series the seven timeouts would take 2,100 ms; the margin is for a loaded CI machine.
+  assert.ok(elapsed >= 295 && elapsed < 1_200, `answered after ${elapsed.toFixed(1)} ms`);
 });
 
 // ---------------------------------------------------------------------------------------------
