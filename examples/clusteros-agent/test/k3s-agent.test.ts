@@ -5,11 +5,11 @@
 // agent, which exits 0.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { K3sService } from '@clusteros/dashboard';
+import { freePort } from '@clusteros/sim';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
@@ -20,27 +20,6 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const cli = join(here, '..', 'src', 'cli.ts');
 const FAKE_K3S = join(here, '..', '..', '..', 'packages', 'k3s', 'test', 'support', 'fake-k3s.mjs');
 const KEY = 'test-only-cluster-key-0123456789abcdefXYZ';
-
-/** `count` distinct free ports: all bound to port 0 at once, then released. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer());
-  try {
-    return await Promise.all(
-      servers.map(
-        (server) =>
-          new Promise<number>((resolve, reject) => {
-            server.once('error', reject);
-            server.listen(0, '127.0.0.1', () => {
-              const address = server.address();
-              resolve(typeof address === 'object' && address !== null ? address.port : 0);
-            });
-          }),
-      ),
-    );
-  } finally {
-    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  }
-}
 
 async function getJson<T>(url: string): Promise<T | undefined> {
   try {
@@ -63,7 +42,9 @@ function alive(pid: number): boolean {
 test('node-agent start runs k3s through the k3s roles, shows it on the dashboard, and stops it on SIGTERM', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'clusteros-k3s-agent-'));
   const api = await FakeKubeApi.start({});
-  const [gossip, raftPort, dashboard, etcdClient, etcdPeer] = await freePorts(5);
+  const [gossip, raftPort, dashboard, etcdClient, etcdPeer] = await Promise.all(
+    [1, 2, 3, 4, 5].map(() => freePort()),
+  );
   await writeFile(join(dir, 'cluster.key'), KEY, { mode: 0o600 });
   const config = {
     cluster: { name: 'k3s-test', auth_key_file: 'cluster.key' },

@@ -1,7 +1,8 @@
 // What the scenarios need from a 3-member cluster, whichever system runs it, and the helpers that
 // work on both because both speak etcd's JSON gateway: free ports, status, leader discovery.
-import { createServer } from 'node:net';
+
 import { performance } from 'node:perf_hooks';
+import { freePort } from '@clusteros/sim';
 import { type Child, logTail, removeFolder, stopChild } from './children.js';
 import { type Endpoint, type HttpClient, postJson } from './http-client.js';
 
@@ -34,31 +35,6 @@ export interface BenchCluster {
   readonly startupMs: number;
   /** Stops every member (SIGTERM, bounded wait, SIGKILL) and removes the data. */
   stop(): Promise<void>;
-}
-
-/** Ports this process has handed out: never given twice, so one cluster's ports are distinct. */
-const givenPorts = new Set<number>();
-
-/**
- * A port nobody listens on right now on 127.0.0.1 (the kernel picks it; we release it at once).
- * The kernel may pick a port it picked a moment ago, so ports handed out before are skipped.
- */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((done, fail) => {
-      const server = createServer();
-      server.once('error', fail);
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        const chosen = typeof address === 'object' && address !== null ? address.port : 0;
-        server.close(() => done(chosen));
-      });
-    });
-    if (!givenPorts.has(port)) {
-      givenPorts.add(port);
-      return port;
-    }
-  }
 }
 
 export const loopback = (port: number): Endpoint => ({ host: '127.0.0.1', port });

@@ -59,6 +59,7 @@ export {
   SocketClosedError,
   StreamResetError,
 } from './errors.js';
+export { freePort } from './free-port.js';
 export {
   type LatencyModel,
   type LinkConfig,

@@ -4,37 +4,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@clusteros/sim';
 
 export const CLI = resolve(fileURLToPath(new URL('../../dist/cli.js', import.meta.url)));
-
-/** Ports this process has handed out: never given twice, so one cluster's ports are distinct. */
-const given = new Set<number>();
-
-/**
- * A port nobody listens on right now (the kernel picks it; we release it at once). The kernel may
- * pick a port it picked a moment ago, so ports handed out before are skipped.
- */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((done, fail) => {
-      const server = createServer();
-      server.once('error', fail);
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        const chosen = typeof address === 'object' && address !== null ? address.port : 0;
-        server.close(() => done(chosen));
-      });
-    });
-    if (!given.has(port)) {
-      given.add(port);
-      return port;
-    }
-  }
-}
 
 export interface Member {
   readonly id: string;

@@ -19,12 +19,12 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@clusteros/sim';
 
 /** The repository root: node processes run from there, where `tsx` resolves. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -78,31 +78,6 @@ export interface ProcessClusterOptions {
 const STDERR_LIMIT = 64 * 1024;
 const TERM_GRACE_MS = 45_000;
 const KILL_WAIT_MS = 5_000;
-
-/** Ports this process has handed out: never given twice, so one cluster's ports are distinct. */
-const givenPorts = new Set<number>();
-
-/**
- * A port nobody listens on right now on 127.0.0.1 (the kernel picks it; we release it at once).
- * The kernel may pick a port it picked a moment ago, so ports handed out before are skipped.
- */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((done, fail) => {
-      const server = createServer();
-      server.once('error', fail);
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        const chosen = typeof address === 'object' && address !== null ? address.port : 0;
-        server.close(() => done(chosen));
-      });
-    });
-    if (!givenPorts.has(port)) {
-      givenPorts.add(port);
-      return port;
-    }
-  }
-}
 
 /** Resolves after `ms`; only for pacing polls and load, never to wait for something to happen. */
 export const pause = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
