@@ -144,9 +144,8 @@ export class RaftNode<
   #applied = 0;
   #snapshotIndex = NO_SNAPSHOT_INDEX;
   #leader: NodeId | null = null;
-  /** The term of the last soft state seen (the term `#leader` leads in). */
-  #leaderTerm = 0;
   #role: RaftRole = 'follower';
+  /** The term of the last soft state handled: the term `#leader` leads in. */
   #term = 0;
   #pumping = false;
   #again = false;
@@ -715,8 +714,6 @@ export class RaftNode<
     if (this.#rounds.size === 0) this.#startReadRound();
     this.#serveReads();
     if (ready.softState !== undefined) this.#onSoftState(ready.softState);
-    const term = ready.hardState?.term;
-    if (term !== undefined) this.#term = term;
 
     // 4. Advance, then maybe compact.
     this.#core.advance(ready);
@@ -806,10 +803,10 @@ export class RaftNode<
    */
   #onSoftState({ leader, role, term }: SoftState): void {
     // The same member elected again in a newer term is a new leadership too.
-    const leaderChanged = leader !== this.#leader || (leader !== null && term !== this.#leaderTerm);
+    const leaderChanged = leader !== this.#leader || (leader !== null && term !== this.#term);
     const roleChanged = role !== this.#role;
     this.#leader = leader;
-    this.#leaderTerm = term;
+    this.#term = term;
     this.#role = role;
     if (leaderChanged) {
       // Read rounds not yet confirmed were asked of the old leader and will never be answered
