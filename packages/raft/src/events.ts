@@ -15,7 +15,11 @@ export interface SnapshotEventInfo {
  * and applied, so a listener always sees a consistent node.
  */
 export interface RaftNodeEvents {
-  /** The known leader changed: `node.on('leader', (leader, term) => …)`; `leader` is null while unknown. */
+  /**
+   * The known leader changed, or the same member leads again in a newer term:
+   * `node.on('leader', (leader, term) => …)`. `term` is the term `leader` leads in; `leader` is
+   * null while unknown.
+   */
   leader: [leader: NodeId | null, term: number];
   /** This member's role changed: `node.on('role', (role) => …)`. */
   role: [role: RaftRole];
