@@ -1,6 +1,5 @@
 // What the scenarios need from a 3-member cluster, whichever system runs it, and the helpers that
-// work on both because both speak etcd's JSON gateway: free ports, status, leader discovery.
-
+// work on both because both speak etcd's JSON gateway: member ports, status, leader discovery.
 import { performance } from 'node:perf_hooks';
 import { freePort } from '@clusteros/sim';
 import { type Child, logTail, removeFolder, stopChild } from './children.js';
@@ -8,10 +7,10 @@ import { type Endpoint, type HttpClient, postJson } from './http-client.js';
 
 export type SystemName = 'etcd' | 'raft-kv';
 
-/** Raft timings, given to both systems alike. */
 /** Applied entries between snapshots on both systems (`--snapshot-count`): etcd 3.4's default. */
 export const SNAPSHOT_COUNT = 100_000;
 
+/** Raft timings, given to both systems alike. */
 export interface RaftTimings {
   readonly heartbeatMs: number;
   readonly electionTimeoutMs: number;
