@@ -4,26 +4,10 @@
 // its bound, closes itself after its lifetime, and refuses to start on a port in use.
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { freePort } from '@clusteros/sim';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ControllerForwarder } from '../src/roles/forwarder.js';
-
-/** Ports handed out in this file: never given twice, so a test's two ports are distinct. */
-const givenPorts = new Set<number>();
-
-async function freePort(): Promise<number> {
-  for (;;) {
-    const server = createServer();
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const port = (server.address() as { port: number }).port;
-    await new Promise((resolve) => server.close(resolve));
-    if (!givenPorts.has(port)) {
-      givenPorts.add(port);
-      return port;
-    }
-  }
-}
 
 /** An echo server that prefixes replies, standing in for the new slurmctld. */
 async function echoServer(port: number): Promise<Server> {
