@@ -1,9 +1,9 @@
 import {
-  encodeKvCommand,
   isNotLeaderError,
   isProposalDroppedError,
   isRaftStoppedError,
   isRaftTimeoutError,
+  type KvCommand,
   type KvCompare,
   type KvDelete,
   type KvKeyValue,
@@ -15,11 +15,12 @@ import {
   type KvTxnOp,
   type KvTxnOpResult,
 } from '@clusteros/raft';
+import { TooManyWritesError } from './write-sessions.js';
 
 /** What the gateway needs from the Raft member behind it. */
 export interface GatewayBackend {
-  /** Replicates a KV command (from `kv.*`) and returns its result. */
-  propose(command: Uint8Array): Promise<KvResult>;
+  /** Replicates a KV command and returns its result. */
+  propose(command: KvCommand): Promise<KvResult>;
   /** A linearizable read. */
   read(query: KvQuery): Promise<KvQueryResult>;
   /** Facts for headers and `/v3/maintenance/status`. */
@@ -251,14 +252,9 @@ export function createGatewayHandler(backend: GatewayBackend): GatewayHandler {
   };
 
   const routes: Record<string, (body: Json) => Promise<Json>> = {
-    '/v3/kv/put': async (body) =>
-      opJson(
-        unwrap(await backend.propose(encodeKvCommand({ now: 0, command: putOp(body) }))) as KvTxnOpResult,
-      ),
+    '/v3/kv/put': async (body) => opJson(unwrap(await backend.propose(putOp(body))) as KvTxnOpResult),
     '/v3/kv/deleterange': async (body) =>
-      opJson(
-        unwrap(await backend.propose(encodeKvCommand({ now: 0, command: deleteOp(body) }))) as KvTxnOpResult,
-      ),
+      opJson(unwrap(await backend.propose(deleteOp(body))) as KvTxnOpResult),
     '/v3/kv/range': async (body) =>
       rangeJson(unwrap(await backend.read(rangeOp(body))) as KvTxnOpResult & { type: 'range' }),
     '/v3/kv/txn': async (body) => {
@@ -267,9 +263,7 @@ export function createGatewayHandler(backend: GatewayBackend): GatewayHandler {
         success: list(body, 'success', 128).map(requestOp),
         failure: list(body, 'failure', 128).map(requestOp),
       };
-      const result = unwrap(
-        await backend.propose(encodeKvCommand({ now: 0, command: { type: 'txn', ...txn } })),
-      );
+      const result = unwrap(await backend.propose({ type: 'txn', ...txn }));
       if (result.type !== 'txn') throw new GatewayError(500, 13, 'unexpected result');
       const out: Json = { header: header(result.revision) };
       if (result.succeeded) out.succeeded = true;
@@ -380,6 +374,8 @@ function toGatewayError(error: unknown, backend: GatewayBackend): GatewayError {
     );
   }
   if (isRaftTimeoutError(error)) return new GatewayError(503, 14, 'etcdserver: request timed out');
+  // etcd answers an overloaded member the same way (ErrTooManyRequests, gRPC ResourceExhausted).
+  if (error instanceof TooManyWritesError) return new GatewayError(429, 8, 'etcdserver: too many requests');
   if (isProposalDroppedError(error)) return new GatewayError(503, 14, `etcdserver: ${error.message}`);
   if (isRaftStoppedError(error)) return new GatewayError(503, 14, 'etcdserver: server stopped');
   if (error instanceof RangeError || (error as { name?: string })?.name === 'KvDecodeError') {

@@ -17,6 +17,7 @@ import { type RaftKvArgs, UsageError } from './args.js';
 import { createGatewayHandler, MAX_BODY_BYTES } from './gateway.js';
 import { nodeHandler } from './http-adapter.js';
 import { clusterIdOf, memberIdOf } from './member-id.js';
+import { MACHINE_MAX_SESSIONS, WriteSessions } from './write-sessions.js';
 
 /** A running raft-kv member. */
 export interface RaftKvServer {
@@ -62,7 +63,7 @@ export async function startRaftKv(args: RaftKvArgs, logger?: Logger): Promise<Ra
     random: random.fork('transport'),
     ...(logger === undefined ? {} : { logger }),
   });
-  const machine = new KvStateMachine();
+  const machine = new KvStateMachine({ maxSessions: MACHINE_MAX_SESSIONS });
   const node = await RaftNode.create({
     id: args.id,
     peers: args.peers,
@@ -75,9 +76,13 @@ export async function startRaftKv(args: RaftKvArgs, logger?: Logger): Promise<Ra
     heartbeatMs: args.heartbeatMs,
     snapshotEvery: args.snapshotCount,
     stampCommand: kv.stamp,
+    // Writes forwarded to a leader that then fails are sent again to the next one; every write
+    // is in a client session (below), so a copy committed twice is applied once.
+    retryForwardedProposals: true,
     timeCommand: { intervalMs: 1_000, make: kv.tick },
     ...(logger === undefined ? {} : { logger }),
   });
+  const sessions = new WriteSessions();
   const names = new Map<string, string>();
   // Every answer's header carries this member's id: hash each name once, not twice per request.
   const ids = new Map<string, string>();
@@ -92,7 +97,7 @@ export async function startRaftKv(args: RaftKvArgs, logger?: Logger): Promise<Ra
   };
   for (const name of Object.keys(args.peers)) remember(name);
   const gateway = createGatewayHandler({
-    propose: (command) => node.propose(command),
+    propose: (command) => sessions.run(command, (bytes) => node.propose(bytes)),
     read: (query) => node.read(query),
     status: () => {
       const status = node.status();

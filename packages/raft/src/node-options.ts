@@ -63,6 +63,21 @@ export interface RaftNodeOptions<Result = unknown, Query = unknown, QueryResult 
   readonly readMode?: 'safe' | 'lease';
   /** Followers forward proposals to the leader (else they fail with `NotLeaderError`). @defaultValue true */
   readonly forwardProposals?: boolean;
+  /**
+   * Forward a pending proposal again when the leader changes. A follower hands each proposal to
+   * the leader it knows; if that leader then crashes or loses its leadership, the proposal may
+   * be lost with it, and its caller would wait for `requestTimeoutMs`. With this on, every
+   * proposal this member forwarded and has not yet seen applied is forwarded again to the next
+   * leader (or appended here, if this member becomes the leader), so requests complete as soon
+   * as a new leader serves instead of timing out after a failover.
+   *
+   * The old leader may have replicated the first copy before it failed, so the same command can
+   * be committed twice. Turn this on only with a state machine that applies a command once
+   * however often it is committed: `KvStateMachine` does for commands that carry a client
+   * session (`client` and `seq`), and `raft-kv` puts every write in one.
+   * @defaultValue false
+   */
+  readonly retryForwardedProposals?: boolean;
   /** Give up on a proposal or read after this long with `RaftTimeoutError`. @defaultValue 5 × electionTimeoutMs */
   readonly requestTimeoutMs?: number;
   /** Bytes of entry data per append message. @defaultValue 1 MiB */
@@ -104,6 +119,7 @@ export interface ResolvedNodeOptions {
   readonly snapshotRetain: number;
   readonly requestTimeoutMs: number;
   readonly maxPendingRequests: number;
+  readonly retryForwardedProposals: boolean;
   readonly start: 'bootstrap' | 'join';
 }
 
@@ -139,6 +155,7 @@ export function resolveNodeOptions(options: RaftNodeOptions<unknown, unknown, un
     snapshotRetain: Math.max(0, Math.trunc(options.snapshotRetain ?? 1_000)),
     requestTimeoutMs: positiveInteger(options.requestTimeoutMs ?? 5 * electionTimeoutMs, 'requestTimeoutMs'),
     maxPendingRequests: positiveInteger(options.maxPendingRequests ?? 10_000, 'maxPendingRequests'),
+    retryForwardedProposals: options.retryForwardedProposals === true,
     start,
   };
 }

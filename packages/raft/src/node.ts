@@ -76,6 +76,13 @@ interface Pending<T> {
   readonly timer: TimerHandle;
 }
 
+/** A proposal handed to a leader, kept so that it can be sent again if that leader is replaced. */
+interface ForwardedProposal {
+  readonly send: (requestId: string) => void;
+  readonly leader: NodeId | null;
+  readonly term: number;
+}
+
 interface PendingRead<QR> extends Pending<QR> {
   readonly query: unknown;
   /** The read index once the leader confirmed it; -1 before. */
@@ -137,6 +144,11 @@ export class RaftNode<
    * next tick, so a planned transfer or an election costs clients latency, not errors.
    */
   readonly #parked = new Map<string, () => void>();
+  /**
+   * With `retryForwardedProposals`: proposals this member forwarded and is still waiting for,
+   * with the leader and term they went to and how to send them again.
+   */
+  readonly #forwarded = new Map<string, ForwardedProposal>();
   /** Proposals forwarded to this leader during its leadership transfer, passed on afterwards. */
   #held: { readonly message: ProposeRequest; readonly until: number }[] = [];
   #ticker: TimerHandle | undefined;
@@ -252,7 +264,10 @@ export class RaftNode<
         // A leader became known (this member won, or a new leader's first append arrived):
         // waiting requests go to it now, not after this batch is persisted. On a new leader
         // they then leave with its first append; forwarding needs nothing durable.
-        if (this.#core.leader !== leaderBefore && this.#core.leader !== null) this.#releaseParked();
+        if (this.#core.leader !== leaderBefore && this.#core.leader !== null) {
+          this.#releaseParked();
+          this.#resendForwarded();
+        }
       } catch (error) {
         this.#fail(error);
         return;
@@ -315,10 +330,15 @@ export class RaftNode<
    * when the node stops.
    */
   propose(command: Uint8Array): Promise<Result> {
-    return this.#submit(this.#proposals, (requestId) => {
-      this.#core.propose(encodeEnvelope(requestId, this.#isLeader() ? this.#stamped(command) : command));
-      this.#recordLocalIndex(requestId);
-    });
+    const send = (requestId: string): void => {
+      const leading = this.#isLeader();
+      this.#core.propose(encodeEnvelope(requestId, leading ? this.#stamped(command) : command));
+      if (leading) this.#recordLocalIndex(requestId);
+      else if (this.#options.retryForwardedProposals) {
+        this.#forwarded.set(requestId, { send, leader: this.#core.leader, term: this.#core.term });
+      }
+    };
+    return this.#submit(this.#proposals, send);
   }
 
   /**
@@ -463,6 +483,7 @@ export class RaftNode<
     }
     this.#proposedAt.clear();
     this.#parked.clear();
+    this.#forwarded.clear();
     this.#held = [];
     this.#readQueue.length = 0;
     this.#rounds.clear();
@@ -485,6 +506,7 @@ export class RaftNode<
       const timer = this.#clock.setTimeout(() => {
         table.delete(requestId);
         this.#parked.delete(requestId);
+        this.#forwarded.delete(requestId);
         reject(new RaftTimeoutError('proposal', this.#options.requestTimeoutMs));
       }, this.#options.requestTimeoutMs);
       table.set(requestId, { resolve, reject, timer });
@@ -534,6 +556,29 @@ export class RaftNode<
     this.#held.push({ message, until: this.#clock.now() + this.#options.requestTimeoutMs });
   }
 
+  /**
+   * With `retryForwardedProposals`: sends again every waiting proposal that went to another
+   * leader or term than the current one, whose leader may have died with it. A copy that the
+   * old leader did replicate may commit as well; the option's contract makes that harmless.
+   */
+  #resendForwarded(): void {
+    if (this.#forwarded.size === 0) return;
+    const leader = this.#core.leader;
+    const term = this.#core.term;
+    if (leader === null) return;
+    for (const [requestId, forwarded] of this.#forwarded) {
+      if (forwarded.leader === leader && forwarded.term === term) continue;
+      this.#forwarded.delete(requestId);
+      try {
+        forwarded.send(requestId);
+      } catch (error) {
+        if (this.#retryable(error)) this.#parked.set(requestId, () => forwarded.send(requestId));
+        else this.#rejectRequest(requestId, asError(error));
+      }
+    }
+    this.#schedule();
+  }
+
   /** Retries parked requests and passes on held forwarded proposals, once circumstances allow. */
   #releaseParked(): void {
     for (const [requestId, retry] of this.#parked) {
@@ -567,6 +612,7 @@ export class RaftNode<
   }
 
   #rejectRequest(requestId: string, error: Error): void {
+    this.#forwarded.delete(requestId);
     for (const table of [this.#proposals, this.#configChanges, this.#reads] as Map<
       string,
       Pending<never>
@@ -780,6 +826,7 @@ export class RaftNode<
     const pending = table.get(requestId);
     if (pending === undefined) return;
     table.delete(requestId);
+    this.#forwarded.delete(requestId);
     this.#clock.clearTimeout(pending.timer);
     pending.resolve(value);
   }
@@ -816,6 +863,7 @@ export class RaftNode<
       }
       for (const transfer of this.#transfers) if (transfer.to === leader) transfer.done();
       this.#releaseParked();
+      this.#resendForwarded();
     }
     if (roleChanged) this.emit('role', role);
     if (leaderChanged) this.emit('leader', leader, term);

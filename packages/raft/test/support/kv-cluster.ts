@@ -72,6 +72,9 @@ export async function startKvCluster(seed: number, size: number): Promise<KvClus
       requestTimeoutMs: 2_000,
       stampCommand: kv.stamp,
       timeCommand: { intervalMs: 1_000, make: kv.tick },
+      // Two seeds in three resend forwarded proposals after a leader change (every client write
+      // carries a session, which that option requires); the others run without.
+      retryForwardedProposals: seed % 3 !== 0,
     });
     node.on('error', (error) => violations.push(`${id} stopped: ${error.message}`));
     node.on('leader', (leader, term) => {

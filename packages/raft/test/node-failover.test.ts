@@ -1,0 +1,206 @@
+// A follower forwards proposals to the leader it knows. When that leader dies, what it was sent
+// dies with it: with `retryForwardedProposals` the follower sends its waiting proposals again to
+// the next leader, so the caller gets its answer right after the election instead of a timeout,
+// and a client session keeps a command that the old leader had already replicated from being
+// applied twice. Deterministic simulation over many seeds.
+import { latency, runSeeds, Simulation } from '@clusteros/sim';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { KvPutResult, KvQuery, KvQueryResult, KvRangeResult, KvResult } from '../src/kv/commands.js';
+import { KvStateMachine, kv } from '../src/kv/kv-state-machine.js';
+import { RaftNode } from '../src/node.js';
+import { MemoryStorage } from '../src/storage/memory-storage.js';
+import { SimRaftBus } from '../src/transport/sim-bus.js';
+
+type KvNode = RaftNode<KvResult, KvQuery, KvQueryResult>;
+
+const REQUEST_TIMEOUT_MS = 3_000;
+
+interface Cluster {
+  readonly sim: Simulation;
+  readonly bus: SimRaftBus;
+  readonly nodes: Map<string, KvNode>;
+  readonly machines: Map<string, KvStateMachine>;
+  readonly leader: KvNode;
+  readonly followers: readonly KvNode[];
+  crash(id: string): void;
+}
+
+async function startCluster(seed: number, retryForwardedProposals: boolean): Promise<Cluster> {
+  const sim = new Simulation({ seed });
+  const bus = new SimRaftBus({
+    clock: sim.clock,
+    random: sim.random.fork('bus'),
+    network: sim.network,
+    link: { latency: latency.uniform(1, 5) },
+  });
+  const ids = ['n1', 'n2', 'n3'];
+  const peers = Object.fromEntries(ids.map((id) => [id, `${id}:7000`]));
+  const nodes = new Map<string, KvNode>();
+  const machines = new Map<string, KvStateMachine>();
+  for (const id of ids) {
+    sim.addNode(id, {
+      boot: async (simNode) => {
+        const machine = new KvStateMachine();
+        machines.set(id, machine);
+        nodes.set(
+          id,
+          await RaftNode.create({
+            id,
+            peers,
+            storage: new MemoryStorage(),
+            transport: bus.reconnect(id),
+            stateMachine: machine,
+            clock: simNode.clock,
+            random: simNode.random,
+            electionTimeoutMs: 300,
+            heartbeatMs: 50,
+            requestTimeoutMs: REQUEST_TIMEOUT_MS,
+            stampCommand: kv.stamp,
+            retryForwardedProposals,
+          }),
+        );
+      },
+    });
+  }
+  await sim.startAll();
+  const leaderNow = () => [...nodes.values()].find((n) => n.role === 'leader');
+  await sim.waitFor(() => leaderNow() !== undefined, 5_000, 'a leader');
+  const leader = leaderNow() as KvNode;
+  // Every member knows the leader before the test starts (its first append has arrived).
+  await sim.waitFor(() => [...nodes.values()].every((n) => n.leader === leader.id), 5_000, 'leader known');
+  return {
+    sim,
+    bus,
+    nodes,
+    machines,
+    leader,
+    followers: [...nodes.values()].filter((n) => n !== leader),
+    crash(id) {
+      sim.node(id).crash();
+      bus.disconnect(id);
+      nodes.delete(id);
+      machines.delete(id);
+    },
+  };
+}
+
+/** Settles `promise` as a value or the error, so a test can wait on the clock meanwhile. */
+function outcome<T>(promise: Promise<T>): { value?: T; error?: Error; settled: boolean } {
+  const box: { value?: T; error?: Error; settled: boolean } = { settled: false };
+  promise.then(
+    (value) => {
+      box.value = value;
+      box.settled = true;
+    },
+    (error: unknown) => {
+      box.error = error as Error;
+      box.settled = true;
+    },
+  );
+  return box;
+}
+
+function versionOn(machine: KvStateMachine, key: string): number | undefined {
+  const result = machine.query({ type: 'range', key: new TextEncoder().encode(key) }) as KvRangeResult;
+  return result.kvs[0]?.version;
+}
+
+// The leader dies; a follower that has not noticed yet forwards a write to it.
+async function lostForward(seed: number, retry: boolean): Promise<{ settledAfterMs: number; error?: Error }> {
+  const cluster = await startCluster(seed, retry);
+  const { sim, leader } = cluster;
+  const follower = cluster.followers[seed % 2] as KvNode;
+  cluster.crash(leader.id);
+  assert.is(follower.leader, leader.id, `seed ${seed}: the follower still names the dead leader`);
+  const crashedAt = sim.clock.now();
+  const write = outcome(follower.propose(kv.put('k', 'v', { client: 'c1', seq: 1 })));
+  await sim.waitFor(() => write.settled, REQUEST_TIMEOUT_MS + 1_000, 'the write settles');
+  const settledAfterMs = sim.clock.now() - crashedAt;
+  if (write.error !== undefined) return { settledAfterMs, error: write.error };
+  assert.is((write.value as KvPutResult).type, 'put', `seed ${seed}: a put result`);
+  for (const [id, machine] of cluster.machines) {
+    await sim.waitFor(() => versionOn(machine, 'k') !== undefined, 2_000, `${id} applies the write`);
+    assert.is(versionOn(machine, 'k'), 1, `seed ${seed}: ${id} applied the write once`);
+  }
+  return { settledAfterMs };
+}
+
+test('retryForwardedProposals: a write forwarded to a leader that died completes after the election', async () => {
+  await runSeeds({
+    seeds: 40,
+    file: import.meta.url,
+    scenario: async (seed) => {
+      const { settledAfterMs, error } = await lostForward(seed, true);
+      assert.is(error, undefined, `seed ${seed}: ${error?.message}`);
+      // Election timeout 300–600 ms after the last heartbeat, then a pre-vote and a vote round.
+      assert.ok(settledAfterMs < 1_500, `seed ${seed}: answered ${settledAfterMs} ms after the crash`);
+    },
+  });
+});
+
+test('without retryForwardedProposals the same write waits for its timeout', async () => {
+  await runSeeds({
+    seeds: 5,
+    file: import.meta.url,
+    scenario: async (seed) => {
+      const { settledAfterMs, error } = await lostForward(seed, false);
+      assert.is(error?.name, 'RaftTimeoutError', `seed ${seed}: ${error?.message}`);
+      assert.ok(settledAfterMs >= REQUEST_TIMEOUT_MS, `seed ${seed}: ${settledAfterMs} ms`);
+    },
+  });
+});
+
+// The old leader appends the forwarded write and replicates it to one follower, but no ack comes
+// back before it dies: the new leader commits that copy, and the proposer sends its own again.
+async function replicatedThenLost(seed: number, session: boolean): Promise<number[]> {
+  const cluster = await startCluster(seed, true);
+  const { sim, bus, leader } = cluster;
+  const [proposer, keeper] = (seed % 2 === 0 ? cluster.followers : [...cluster.followers].reverse()) as [
+    KvNode,
+    KvNode,
+  ];
+  bus.setLink(leader.id, proposer.id, { loss: 1 });
+  bus.setLink(keeper.id, leader.id, { loss: 1 });
+  const keeperLog = () => keeper.status().lastIndex;
+  const before = keeperLog();
+  const write = outcome(proposer.propose(kv.put('k', 'v', session ? { client: 'c1', seq: 1 } : {})));
+  await sim.waitFor(() => keeperLog() > before, 1_000, 'the keeper has the write');
+  assert.is(keeper.status().commitIndex < keeperLog(), true, `seed ${seed}: not committed yet`);
+  cluster.crash(leader.id);
+  bus.resetLink(leader.id, proposer.id);
+  bus.resetLink(keeper.id, leader.id);
+  await sim.waitFor(() => write.settled, REQUEST_TIMEOUT_MS + 1_000, 'the write settles');
+  assert.is(write.error, undefined, `seed ${seed}: ${write.error?.message}`);
+  assert.is(keeper.role, 'leader', `seed ${seed}: the member with the longer log leads`);
+  // Both copies are committed: wait until every member has applied the new leader's whole log.
+  const last = keeper.status().lastIndex;
+  await sim.waitFor(
+    () => [...cluster.nodes.values()].every((n) => n.status().appliedIndex >= last),
+    2_000,
+    'both copies applied',
+  );
+  return [...cluster.machines.values()].map((machine) => versionOn(machine, 'k') ?? 0);
+}
+
+test('retryForwardedProposals: a copy committed twice is applied once under a client session', async () => {
+  await runSeeds({
+    seeds: 40,
+    file: import.meta.url,
+    scenario: async (seed) => {
+      assert.equal(await replicatedThenLost(seed, true), [1, 1], `seed ${seed}: versions`);
+    },
+  });
+});
+
+test('the same scenario without a session commits the command twice (why the option needs one)', async () => {
+  await runSeeds({
+    seeds: 5,
+    file: import.meta.url,
+    scenario: async (seed) => {
+      assert.equal(await replicatedThenLost(seed, false), [2, 2], `seed ${seed}: versions`);
+    },
+  });
+});
+
+test.run();
