@@ -36,8 +36,17 @@ export interface DisruptionOptions {
 const LEADER_POLL_MS = 10;
 
 export interface DisruptionResult {
-  /** Longest time between two consecutive successful writes anywhere in the phase, ms. */
+  /**
+   * The gap the disruption caused, ms: the longest time between two consecutive successful
+   * writes among those intervals that overlap the disruption, from its start until the first
+   * success of a write sent after it.
+   */
   readonly gapMs: number;
+  /**
+   * Longest time between two consecutive successful writes anywhere in the phase, ms: also
+   * catches stalls before or after the disruption that have nothing to do with it.
+   */
+  readonly phaseGapMs: number;
   /** From the disruption's start to the first success of a write sent after it, ms. */
   readonly recoveryMs: number;
   /** How long `disrupt()` took (the kill until the process is reaped, or the transfer call), ms. */
@@ -139,17 +148,25 @@ export async function runDisruption(
   const newLeaderMs = await newLeader;
 
   successes.sort((a, b) => a - b);
+  // The window the disruption is responsible for: its start until writes sent after it succeed.
+  const windowEnd = recovered ? firstAfter : Number.POSITIVE_INFINITY;
   let gapMs = 0;
+  let phaseGapMs = 0;
   let previous = started;
   for (const at of successes) {
-    gapMs = Math.max(gapMs, at - previous);
+    phaseGapMs = Math.max(phaseGapMs, at - previous);
+    if (at >= disruptedAt && previous <= windowEnd) gapMs = Math.max(gapMs, at - previous);
     previous = at;
   }
   // If writes never came back, the gap runs to the end of the phase.
-  if (!recovered) gapMs = Math.max(gapMs, performance.now() - previous);
+  if (!recovered) {
+    gapMs = Math.max(gapMs, performance.now() - previous);
+    phaseGapMs = Math.max(phaseGapMs, gapMs);
+  }
   const failures = failuresBy.timeout + failuresBy.network + failuresBy.status;
   return {
     gapMs,
+    phaseGapMs,
     recoveryMs: recovered ? firstAfter - disruptedAt : Number.NaN,
     disruptMs,
     newLeaderMs,

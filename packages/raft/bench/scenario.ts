@@ -180,7 +180,7 @@ export async function runSystem(
       );
     const showDisruption = (what: string, r: DisruptionResult): void =>
       settings.log(
-        `  ${system} ${what}: gap ${r.gapMs.toFixed(0)} ms, new leader seen after ${r.newLeaderMs.toFixed(0)} ms, ` +
+        `  ${system} ${what}: gap ${r.gapMs.toFixed(0)} ms (in the phase ${r.phaseGapMs.toFixed(0)} ms), new leader seen after ${r.newLeaderMs.toFixed(0)} ms, ` +
           `first success after ${r.recoveryMs.toFixed(0)} ms, ` +
           `failed ${r.failures} ${JSON.stringify(r.failuresBy)}, call ${r.disruptMs.toFixed(0)} ms`,
       );

@@ -149,6 +149,12 @@ export class RaftNode<
    * with the leader and term they went to and how to send them again.
    */
   readonly #forwarded = new Map<string, ForwardedProposal>();
+  /**
+   * The transfer target this leader has sent `timeoutNow` to, with the term: from then on the
+   * proposals it holds go to the target, which campaigns at once and appends them with its first
+   * entries, instead of waiting here until the new leader is known.
+   */
+  #handOverTarget: { readonly to: NodeId; readonly term: number } | null = null;
   /** Proposals forwarded to this leader during its leadership transfer, passed on afterwards. */
   #held: { readonly message: ProposeRequest; readonly until: number }[] = [];
   #ticker: TimerHandle | undefined;
@@ -254,6 +260,10 @@ export class RaftNode<
       // the leader (the forwarder's view was stale), is held and passed on to the leader there
       // is next, instead of being dropped while its proposer waits for nothing.
       if (message.type === 'propose' && (this.#core.role !== 'leader' || this.#core.transferee !== null)) {
+        if (this.#handingOverTo() !== null) {
+          this.#relay(message, this.#handingOverTo() as NodeId);
+          return;
+        }
         this.#hold(message);
         this.#releaseParked();
         return;
@@ -383,6 +393,7 @@ export class RaftNode<
         this.#transfers.delete(entry);
         reject(new RaftTimeoutError(`leadership transfer to ${to}`, limit));
       }, limit);
+      this.#handOverTarget = null;
       try {
         this.#core.transferLeadership(to);
       } catch (error) {
@@ -551,6 +562,35 @@ export class RaftNode<
     return false;
   }
 
+  /** The target this leader is handing over to, once it has been told to campaign; else null. */
+  #handingOverTo(): NodeId | null {
+    const target = this.#handOverTarget;
+    if (target === null) return null;
+    const core = this.#core;
+    if (core.role === 'leader' && core.transferee === target.to && core.term === target.term)
+      return target.to;
+    this.#handOverTarget = null;
+    return null;
+  }
+
+  /** `timeoutNow` went to `to`: what this leader holds goes after it, on the same connection. */
+  #handOver(to: NodeId): void {
+    this.#handOverTarget = { to, term: this.#core.term };
+    if (this.#handingOverTo() !== to) return;
+    const now = this.#clock.now();
+    const held = this.#held;
+    this.#held = [];
+    for (const { message, until } of held) if (until >= now) this.#relay(message, to);
+  }
+
+  /**
+   * Passes a forwarded proposal on under this member's name (transports only accept messages
+   * from the member that sent them); the proposer still waits for its entry.
+   */
+  #relay(message: ProposeRequest, to: NodeId): void {
+    this.#transport.send({ ...message, from: this.id, to, term: 0 });
+  }
+
   #hold(message: ProposeRequest): void {
     if (this.#held.length >= this.#options.maxPendingRequests) return; // the proposer times out
     this.#held.push({ message, until: this.#clock.now() + this.#options.requestTimeoutMs });
@@ -604,9 +644,7 @@ export class RaftNode<
     for (const { message, until } of held) {
       if (until < now) continue;
       if (role === 'leader') this.#core.step(this.#stampForwarded(message));
-      // The proposer still waits for its entry; relay it to the new leader under our own name
-      // (transports only accept messages from the member that sent them).
-      else this.#transport.send({ ...message, from: this.id, to: leader as NodeId, term: 0 });
+      else this.#relay(message, leader as NodeId);
     }
     this.#schedule();
   }
@@ -742,7 +780,11 @@ export class RaftNode<
     if (this.#stopped) return;
 
     // 2. Send only what is now durable (the leader's replication went out already).
-    for (const message of ready.messages) if (!early.has(message)) this.#transport.send(message);
+    for (const message of ready.messages) {
+      if (early.has(message)) continue;
+      this.#transport.send(message);
+      if (message.type === 'timeoutNow') this.#handOver(message.to);
+    }
 
     // 3. Apply.
     if (ready.snapshot !== undefined && ready.snapshot.meta.index > 0) this.#applySnapshot(ready.snapshot);
