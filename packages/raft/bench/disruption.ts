@@ -38,8 +38,10 @@ const LEADER_POLL_MS = 10;
 export interface DisruptionResult {
   /**
    * The gap the disruption caused, ms: the longest time between two consecutive successful
-   * writes among those intervals that overlap the disruption, from its start until the first
-   * success of a write sent after it.
+   * writes among those intervals that overlap the disruption, from its start until writes
+   * succeed both after a write sent after it succeeded and after a new leader was seen (a
+   * write sent just after the event may still be committed by the old leader before it hands
+   * over, so the first alone can end the window before the leader has changed).
    */
   readonly gapMs: number;
   /**
@@ -148,8 +150,9 @@ export async function runDisruption(
   const newLeaderMs = await newLeader;
 
   successes.sort((a, b) => a - b);
-  // The window the disruption is responsible for: its start until writes sent after it succeed.
-  const windowEnd = recovered ? firstAfter : Number.POSITIVE_INFINITY;
+  // The window the disruption is responsible for: its start until writes succeed under the new leader.
+  const leaderSeen = disruptedAt + (Number.isNaN(newLeaderMs) ? 0 : newLeaderMs);
+  const windowEnd = recovered ? Math.max(firstAfter, leaderSeen) : Number.POSITIVE_INFINITY;
   let gapMs = 0;
   let phaseGapMs = 0;
   let previous = started;
