@@ -260,8 +260,9 @@ export class RaftNode<
       // the leader (the forwarder's view was stale), is held and passed on to the leader there
       // is next, instead of being dropped while its proposer waits for nothing.
       if (message.type === 'propose' && (this.#core.role !== 'leader' || this.#core.transferee !== null)) {
-        if (this.#handingOverTo() !== null) {
-          this.#relay(message, this.#handingOverTo() as NodeId);
+        const target = this.#handingOverTo();
+        if (target !== null) {
+          this.#relay(message, target);
           return;
         }
         this.#hold(message);

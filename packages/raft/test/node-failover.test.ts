@@ -3,102 +3,21 @@
 // the next leader, so the caller gets its answer right after the election instead of a timeout,
 // and a client session keeps a command that the old leader had already replicated from being
 // applied twice. Deterministic simulation over many seeds.
-import { latency, runSeeds, Simulation } from '@clusteros/sim';
+import { runSeeds } from '@clusteros/sim';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { KvPutResult, KvQuery, KvQueryResult, KvRangeResult, KvResult } from '../src/kv/commands.js';
-import { KvStateMachine, kv } from '../src/kv/kv-state-machine.js';
-import { RaftNode } from '../src/node.js';
-import { MemoryStorage } from '../src/storage/memory-storage.js';
-import { SimRaftBus } from '../src/transport/sim-bus.js';
-
-type KvNode = RaftNode<KvResult, KvQuery, KvQueryResult>;
+import type { KvPutResult, KvRangeResult } from '../src/kv/commands.js';
+import { type KvStateMachine, kv } from '../src/kv/kv-state-machine.js';
+import { type KvNode, outcome, startKvTrio } from './support/kv-trio.js';
 
 const REQUEST_TIMEOUT_MS = 3_000;
 
-interface Cluster {
-  readonly sim: Simulation;
-  readonly bus: SimRaftBus;
-  readonly nodes: Map<string, KvNode>;
-  readonly machines: Map<string, KvStateMachine>;
-  readonly leader: KvNode;
-  readonly followers: readonly KvNode[];
-  crash(id: string): void;
-}
-
-async function startCluster(seed: number, retryForwardedProposals: boolean): Promise<Cluster> {
-  const sim = new Simulation({ seed });
-  const bus = new SimRaftBus({
-    clock: sim.clock,
-    random: sim.random.fork('bus'),
-    network: sim.network,
-    link: { latency: latency.uniform(1, 5) },
+async function startCluster(seed: number, retryForwardedProposals: boolean) {
+  const trio = await startKvTrio({
+    seed,
+    node: { requestTimeoutMs: REQUEST_TIMEOUT_MS, stampCommand: kv.stamp, retryForwardedProposals },
   });
-  const ids = ['n1', 'n2', 'n3'];
-  const peers = Object.fromEntries(ids.map((id) => [id, `${id}:7000`]));
-  const nodes = new Map<string, KvNode>();
-  const machines = new Map<string, KvStateMachine>();
-  for (const id of ids) {
-    sim.addNode(id, {
-      boot: async (simNode) => {
-        const machine = new KvStateMachine();
-        machines.set(id, machine);
-        nodes.set(
-          id,
-          await RaftNode.create({
-            id,
-            peers,
-            storage: new MemoryStorage(),
-            transport: bus.reconnect(id),
-            stateMachine: machine,
-            clock: simNode.clock,
-            random: simNode.random,
-            electionTimeoutMs: 300,
-            heartbeatMs: 50,
-            requestTimeoutMs: REQUEST_TIMEOUT_MS,
-            stampCommand: kv.stamp,
-            retryForwardedProposals,
-          }),
-        );
-      },
-    });
-  }
-  await sim.startAll();
-  const leaderNow = () => [...nodes.values()].find((n) => n.role === 'leader');
-  await sim.waitFor(() => leaderNow() !== undefined, 5_000, 'a leader');
-  const leader = leaderNow() as KvNode;
-  // Every member knows the leader before the test starts (its first append has arrived).
-  await sim.waitFor(() => [...nodes.values()].every((n) => n.leader === leader.id), 5_000, 'leader known');
-  return {
-    sim,
-    bus,
-    nodes,
-    machines,
-    leader,
-    followers: [...nodes.values()].filter((n) => n !== leader),
-    crash(id) {
-      sim.node(id).crash();
-      bus.disconnect(id);
-      nodes.delete(id);
-      machines.delete(id);
-    },
-  };
-}
-
-/** Settles `promise` as a value or the error, so a test can wait on the clock meanwhile. */
-function outcome<T>(promise: Promise<T>): { value?: T; error?: Error; settled: boolean } {
-  const box: { value?: T; error?: Error; settled: boolean } = { settled: false };
-  promise.then(
-    (value) => {
-      box.value = value;
-      box.settled = true;
-    },
-    (error: unknown) => {
-      box.error = error as Error;
-      box.settled = true;
-    },
-  );
-  return box;
+  return { ...trio, followers: [...trio.nodes.values()].filter((n) => n !== trio.leader) };
 }
 
 function versionOn(machine: KvStateMachine, key: string): number | undefined {

@@ -1,51 +1,16 @@
 // A planned leadership transfer under load costs clients latency, not errors: proposals that
 // reach the old leader while it hands over, or a member that briefly knows no leader, wait and
 // go to the new leader. Deterministic simulation over many seeds, lossless links.
-import { latency, runSeeds, type SimNode, Simulation } from '@clusteros/sim';
+import { runSeeds } from '@clusteros/sim';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Message } from '../src/core/types.js';
-import type { KvQuery, KvQueryResult, KvResult } from '../src/kv/commands.js';
-import { KvStateMachine, kv } from '../src/kv/kv-state-machine.js';
-import { RaftNode } from '../src/node.js';
-import { MemoryStorage } from '../src/storage/memory-storage.js';
-import { SimRaftBus } from '../src/transport/sim-bus.js';
+import { kv } from '../src/kv/kv-state-machine.js';
 import type { RaftTransport } from '../src/transport/transport.js';
-
-type KvNode = RaftNode<KvResult, KvQuery, KvQueryResult>;
+import { type KvNode, outcome, startKvTrio } from './support/kv-trio.js';
 
 async function scenario(seed: number): Promise<void> {
-  const sim = new Simulation({ seed });
-  const bus = new SimRaftBus({
-    clock: sim.clock,
-    random: sim.random.fork('bus'),
-    network: sim.network,
-    link: { latency: latency.uniform(1, 5) },
-  });
-  const ids = ['n1', 'n2', 'n3'];
-  const peers = Object.fromEntries(ids.map((id) => [id, `${id}:7000`]));
-  const nodes = new Map<string, KvNode>();
-  const boot = async (node: SimNode) => {
-    nodes.set(
-      node.name,
-      await RaftNode.create({
-        id: node.name,
-        peers,
-        storage: new MemoryStorage(),
-        transport: bus.reconnect(node.name),
-        stateMachine: new KvStateMachine(),
-        clock: node.clock,
-        random: node.random,
-        electionTimeoutMs: 300,
-        heartbeatMs: 50,
-        requestTimeoutMs: 3_000,
-      }),
-    );
-  };
-  for (const id of ids) sim.addNode(id, { boot });
-  await sim.startAll();
-  const leaderNow = () => [...nodes.values()].find((n) => n.role === 'leader');
-  await sim.waitFor(() => leaderNow() !== undefined, 5_000, 'a leader');
+  const { sim, ids, nodes, leaderNow } = await startKvTrio({ seed });
 
   let stop = false;
   let ok = 0;
@@ -93,17 +58,8 @@ test('a planned leadership transfer under load fails no proposal', async () => {
 // won. Here the target's messages to the old leader are lost from the moment it is told to
 // campaign, so the old leader never learns it: only the hand-over can get the write through.
 async function handOverScenario(seed: number): Promise<void> {
-  const sim = new Simulation({ seed });
-  const bus = new SimRaftBus({
-    clock: sim.clock,
-    random: sim.random.fork('bus'),
-    network: sim.network,
-    link: { latency: latency.uniform(1, 5) },
-  });
-  const ids = ['n1', 'n2', 'n3'];
-  const peers = Object.fromEntries(ids.map((id) => [id, `${id}:7000`]));
-  const nodes = new Map<string, KvNode>();
   let oldLeader: string | null = null;
+  let cut: (from: string, to: string) => void = () => undefined;
   // Cuts target → old leader as the target receives timeoutNow, before it can answer anything.
   const cutting = (id: string, transport: RaftTransport): RaftTransport =>
     new Proxy(transport, {
@@ -111,8 +67,7 @@ async function handOverScenario(seed: number): Promise<void> {
         if (property === 'onMessage') {
           return (handler: (message: Message) => void) =>
             target.onMessage((message) => {
-              if (message.type === 'timeoutNow' && oldLeader !== null)
-                bus.setLink(id, oldLeader, { loss: 1 });
+              if (message.type === 'timeoutNow' && oldLeader !== null) cut(id, oldLeader);
               handler(message);
             });
         }
@@ -120,32 +75,8 @@ async function handOverScenario(seed: number): Promise<void> {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-  for (const id of ids) {
-    sim.addNode(id, {
-      boot: async (node) => {
-        nodes.set(
-          id,
-          await RaftNode.create({
-            id,
-            peers,
-            storage: new MemoryStorage(),
-            transport: cutting(id, bus.reconnect(id)),
-            stateMachine: new KvStateMachine(),
-            clock: node.clock,
-            random: node.random,
-            electionTimeoutMs: 300,
-            heartbeatMs: 50,
-            requestTimeoutMs: 3_000,
-          }),
-        );
-      },
-    });
-  }
-  await sim.startAll();
-  const leaderNow = () => [...nodes.values()].find((n) => n.role === 'leader');
-  await sim.waitFor(() => leaderNow() !== undefined, 5_000, 'a leader');
-  const before = leaderNow() as KvNode;
-  await sim.waitFor(() => [...nodes.values()].every((n) => n.leader === before.id), 5_000, 'leader known');
+  const { sim, bus, ids, nodes, leader: before } = await startKvTrio({ seed, transport: cutting });
+  cut = (from, to) => bus.setLink(from, to, { loss: 1 });
   const [target, proposer] = ids.filter((id) => id !== before.id) as [string, string];
   // The target misses the leader's next entry, so the transfer waits for it to catch up and
   // the proposer's write arrives at the leader while it is handing over (and is held there).
@@ -155,23 +86,12 @@ async function handOverScenario(seed: number): Promise<void> {
   oldLeader = before.id;
   // It cannot complete here (the old leader never hears of the new one): not awaited.
   void before.transferLeadership(target).catch(() => undefined);
-  let outcome: unknown = 'pending';
-  (nodes.get(proposer) as KvNode).propose(kv.put('k', 'v')).then(
-    (value) => {
-      outcome = value;
-    },
-    (error: unknown) => {
-      outcome = error;
-    },
-  );
+  const write = outcome((nodes.get(proposer) as KvNode).propose(kv.put('k', 'v')));
   await sim.advance(20);
   bus.resetLink(before.id, target);
-  await sim.waitFor(() => outcome !== 'pending', 4_000, 'the write settles');
-  assert.is(
-    (outcome as { type?: string }).type,
-    'put',
-    `seed ${seed}: ${String((outcome as Error).message)}`,
-  );
+  await sim.waitFor(() => write.settled, 4_000, 'the write settles');
+  assert.is(write.error, undefined, `seed ${seed}: ${write.error?.message}`);
+  assert.is(write.value?.type, 'put', `seed ${seed}: a put result`);
   assert.is.not(before.leader, target, `seed ${seed}: the old leader never heard from the new one`);
   assert.is(nodes.get(target)?.role, 'leader', `seed ${seed}: the target leads`);
 }
