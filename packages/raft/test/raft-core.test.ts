@@ -27,6 +27,7 @@ import {
   confOf,
   encodeApplied,
   Network,
+  text,
 } from './harness/network.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -1166,6 +1167,39 @@ test('proposal forwarding: a follower forwards to the leader', async () => {
   assert.ok(
     net.delivered.some((m) => m.type === 'propose' && m.from === 'n2' && m.to === 'n1' && m.term === 0),
   );
+});
+
+test('proposal forwarding: forwarded proposals arriving together leave in one append per follower', async () => {
+  const net = await withLeader(ids3);
+  net.delivered = [];
+  const leader = net.core('n1');
+  for (const [from, x] of [
+    ['n2', 'p'],
+    ['n3', 'q'],
+    ['n2', 'r'],
+  ] as const) {
+    leader.step({
+      type: 'propose',
+      from,
+      to: 'n1',
+      term: 0,
+      entries: [{ index: 0, term: 0, kind: 'normal', data: bytes(x) }],
+    });
+  }
+  await net.stabilize();
+  for (const follower of ['n2', 'n3']) {
+    const appends = net.delivered.filter(
+      (m) => m.type === 'append' && m.from === 'n1' && m.to === follower && m.entries.length > 0,
+    );
+    assert.is(appends.length, 1, `one append to ${follower}`);
+    assert.equal(appends[0]?.type === 'append' ? appends[0].entries.map((e) => text(e.data)) : [], [
+      'p',
+      'q',
+      'r',
+    ]);
+  }
+  for (const id of ids3) assert.equal(net.appliedData(id), ['p', 'q', 'r']);
+  net.checkSafety();
 });
 
 test('maxUncommittedBytes: proposals beyond the limit are dropped until entries commit', async () => {

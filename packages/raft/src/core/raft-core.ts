@@ -278,7 +278,10 @@ export class RaftCore {
    * unexpected messages are dropped and counted in `stats().dropped`.
    */
   step(message: Message): void {
-    this.#flushProposals();
+    // Forwarded proposals join the pending broadcast like local ones (see #flushProposals).
+    // (`message` is untrusted: it may not even be an object.)
+    const forwarded = typeof message === 'object' && message !== null && message.type === 'propose';
+    if (!forwarded) this.#flushProposals();
     const reason = this.#step(message);
     if (reason !== undefined) this.#drop(reason, message);
   }
@@ -365,7 +368,7 @@ export class RaftCore {
         if (m.entries.some((e) => e.kind !== 'normal')) return 'malformed';
         if (!this.#admit(payloadSize(m.entries))) return 'uncommittedLimit';
         this.#appendEntries(m.entries.map((e) => ({ kind: e.kind, data: e.data })));
-        this.#bcastAppend();
+        this.#bcastPending = true;
         return;
       case 'readIndex':
         if (this.#tracker.progress(m.from) === undefined) return 'unknownSender';
@@ -808,9 +811,11 @@ export class RaftCore {
 
   /**
    * Sends the appends that proposals since the last broadcast owe the followers. Every public
-   * entry point but `propose` calls it first, so the messages come out in the same order, with
-   * the same entries, as if each proposal had broadcast at once; only a run of proposals with
-   * nothing in between becomes one append per follower instead of one per proposal.
+   * entry point but `propose` (and `step` of a forwarded proposal) calls it first, so the
+   * messages come out in the same order, with the same entries, as if each proposal had
+   * broadcast at once; only a run of proposals with nothing in between — local or forwarded,
+   * and a new leader's no-op before them — becomes one append per follower instead of one per
+   * proposal.
    */
   #flushProposals(): void {
     if (!this.#bcastPending) return;
