@@ -1,12 +1,13 @@
 // Three RaftNodes with KvStateMachines on MemoryStorage in one deterministic simulation, over
 // lossless links of 1–5 ms, started and with a leader every member knows: the set-up of the
 // directed node tests (transfer, failover), which then cut links or crash members themselves.
-import { latency, Simulation } from '@clusteros/sim';
+import { type Clock, latency, Simulation } from '@clusteros/sim';
 import type { KvQuery, KvQueryResult, KvResult } from '../../src/kv/commands.js';
 import { KvStateMachine } from '../../src/kv/kv-state-machine.js';
 import { RaftNode } from '../../src/node.js';
 import type { RaftNodeOptions } from '../../src/node-options.js';
 import { MemoryStorage } from '../../src/storage/memory-storage.js';
+import type { RaftStorage } from '../../src/storage/storage.js';
 import { SimRaftBus } from '../../src/transport/sim-bus.js';
 import type { RaftTransport } from '../../src/transport/transport.js';
 
@@ -41,6 +42,8 @@ export interface KvTrioOptions {
   readonly node?: TrioNodeOptions;
   /** Wraps each member's transport (to watch or cut what it receives). */
   readonly transport?: (id: string, transport: RaftTransport) => RaftTransport;
+  /** Wraps each member's storage (to slow its writes down). */
+  readonly storage?: (id: string, storage: MemoryStorage, clock: Clock) => RaftStorage;
 }
 
 export async function startKvTrio(options: KvTrioOptions): Promise<KvTrio> {
@@ -56,6 +59,7 @@ export async function startKvTrio(options: KvTrioOptions): Promise<KvTrio> {
   const nodes = new Map<string, KvNode>();
   const machines = new Map<string, KvStateMachine>();
   const wrap = options.transport ?? ((_id: string, transport: RaftTransport) => transport);
+  const wrapStorage = options.storage ?? ((_id: string, storage: MemoryStorage) => storage);
   for (const id of ids) {
     sim.addNode(id, {
       boot: async (simNode) => {
@@ -66,7 +70,7 @@ export async function startKvTrio(options: KvTrioOptions): Promise<KvTrio> {
           await RaftNode.create({
             id,
             peers,
-            storage: new MemoryStorage(),
+            storage: wrapStorage(id, new MemoryStorage(), simNode.clock),
             transport: wrap(id, bus.reconnect(id)),
             stateMachine: machine,
             clock: simNode.clock,
