@@ -36,6 +36,7 @@ export {
   EMPTY_SNAPSHOT,
   type Entry,
   type EntryKind,
+  type HandOverVote,
   type HardState,
   type HeartbeatRequest,
   type HeartbeatResponse,

@@ -375,9 +375,12 @@ export class RaftNode<
   }
 
   /**
-   * Hands leadership to `to` (a voter): the leader catches it up, then tells it to campaign at
-   * once. Resolves when `to` is the leader; rejects with `NotLeaderError` on a non-leader and
-   * `RaftTimeoutError` if the transfer does not finish within two election timeouts.
+   * Hands leadership to `to` (a voter): the leader catches it up, then steps down and tells it
+   * to campaign at once, with its own vote for it attached (a three-member cluster then needs
+   * no vote round). Resolves when `to` is the leader; rejects with `NotLeaderError` on a
+   * non-leader and `RaftTimeoutError` if the transfer does not finish within two election
+   * timeouts (if `to` never caught up this member stays leader; if `to` failed after the hand-over,
+   * an ordinary election follows).
    */
   transferLeadership(to: NodeId): Promise<void> {
     if (this.#stopped) return Promise.reject(new RaftStoppedError());
@@ -565,13 +568,18 @@ export class RaftNode<
     return false;
   }
 
-  /** The target this leader is handing over to, once it has been told to campaign; else null. */
+  /**
+   * The target this member is handing its leadership over to, once it has been told to
+   * campaign and until a leader is known; else null. A leader that attached its vote to
+   * `timeoutNow` is by then a follower of the next term that voted for the target.
+   */
   #handingOverTo(): NodeId | null {
     const target = this.#handOverTarget;
     if (target === null) return null;
     const core = this.#core;
-    if (core.role === 'leader' && core.transferee === target.to && core.term === target.term)
-      return target.to;
+    const transferring = core.role === 'leader' && core.transferee === target.to;
+    const votedForTarget = core.role === 'follower' && core.leader === null && core.vote === target.to;
+    if ((transferring || votedForTarget) && core.term === target.term) return target.to;
     this.#handOverTarget = null;
     return null;
   }

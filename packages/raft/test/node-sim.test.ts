@@ -29,12 +29,21 @@ async function faultLoop(cluster: KvCluster, until: () => boolean): Promise<void
       const id = random.pick([...down]);
       down.delete(id);
       await cluster.restart(id);
-    } else if (roll < 0.8) {
+    } else if (roll < 0.75) {
       const shuffled = random.shuffle([...cluster.ids]);
       const cut = random.int(1, shuffled.length);
       sim.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
-    } else {
+    } else if (roll < 0.9) {
       sim.heal();
+    } else {
+      // A planned transfer from the leader to a random other member, amid everything else.
+      const leader = [...cluster.nodes.values()].find((node) => node.role === 'leader');
+      const target = random.pick([...cluster.ids]);
+      if (leader !== undefined && target !== leader.id) {
+        leader.transferLeadership(target).catch(() => {
+          // timed out or deposed: the fault loop goes on either way
+        });
+      }
     }
   }
   sim.heal();

@@ -922,6 +922,75 @@ test('transfer: to an up-to-date voter', async () => {
   for (const id of ids3) assert.equal(net.appliedData(id), ['a', 'b']);
 });
 
+test('transfer: the leader votes for the target, durably, before timeoutNow leaves; three need no vote round', async () => {
+  const net = await withLeader(ids3);
+  await net.propose('n1', 'a');
+  const term = net.status('n1').term;
+  const last = net.status('n1').lastIndex;
+  net.delivered = [];
+  net.core('n1').transferLeadership('n2');
+  // The old leader stepped down at once: a follower of the next term that voted for the target.
+  assert.is(net.status('n1').role, 'follower');
+  assert.is(net.status('n1').term, term + 1);
+  assert.is(net.core('n1').vote, 'n2');
+  // Term, vote and timeoutNow come out in one Ready, so a driver persists before it sends.
+  await net.processReady('n1');
+  assert.equal(net.node('n1').storage.initialState().hardState, { term: term + 1, vote: 'n2', commit: last });
+  const handOver = net.queue.find((m) => m.type === 'timeoutNow');
+  assert.ok(handOver?.type === 'timeoutNow');
+  assert.is(handOver.term, term);
+  assert.equal(handOver.vote, { lastIndex: last, lastTerm: term });
+  await net.stabilize();
+  assert.is(net.leader(), 'n2');
+  assert.is(net.status('n2').term, term + 1);
+  assert.is(net.core('n2').stats().handOverVotes, 1);
+  assert.equal(
+    net.delivered.filter((m) => m.type === 'vote'),
+    [],
+    "its own vote and the old leader's are a quorum of three",
+  );
+  await net.propose('n2', 'b');
+  for (const id of ids3) assert.equal(net.appliedData(id), ['a', 'b']);
+});
+
+test('transfer: among five the target still asks the others, and wins with one more vote', async () => {
+  const net = await withLeader(ids5);
+  await net.propose('n1', 'a');
+  net.delivered = [];
+  net.core('n1').transferLeadership('n3');
+  await net.stabilize();
+  assert.is(net.leader(), 'n3');
+  assert.is(net.core('n3').stats().handOverVotes, 1);
+  assert.ok(net.delivered.some((m) => m.type === 'vote' && m.from === 'n3'));
+  await net.propose('n3', 'b');
+  for (const id of ids5) assert.equal(net.appliedData(id), ['a', 'b']);
+});
+
+test('transfer: a hand-over vote is counted only by a target whose log is as up to date', async () => {
+  const handOver = (lastIndex: number) => {
+    const storage = bootStorage(ids3, [entry(2, 1, 'x')], { term: 1, vote: null, commit: 1 });
+    const core = makeCore('n2', storage);
+    core.step({ type: 'timeoutNow', from: 'n1', to: 'n2', term: 1, vote: { lastIndex, lastTerm: 1 } });
+    return core;
+  };
+  // Behind the old leader (it had index 3): an ordinary election, which asks every voter.
+  const behind = handOver(3);
+  assert.is(behind.status().role, 'candidate');
+  assert.is(behind.stats().handOverVotes, 0);
+  const asked = messagesOf(behind.ready(), 'vote').map((m) => m.to);
+  assert.equal(asked.sort(), ['n1', 'n3']);
+  // As far as the old leader: its vote and this member's own win at once.
+  const level = handOver(2);
+  assert.is(level.status().role, 'leader');
+  assert.is(level.status().term, 2);
+  assert.is(level.stats().handOverVotes, 1);
+  // A member already in a newer term drops the message, vote and all.
+  const stale = makeCore('n2', bootStorage(ids3, [entry(2, 1, 'x')], { term: 3, vote: null, commit: 1 }));
+  stale.step({ type: 'timeoutNow', from: 'n1', to: 'n2', term: 2, vote: { lastIndex: 2, lastTerm: 1 } });
+  assert.is(stale.status().role, 'follower', 'a timeoutNow of an older term is dropped');
+  assert.is(stale.stats().handOverVotes, 0);
+});
+
 test('transfer: a lagging target is caught up first', async () => {
   const net = await withLeader(ids3);
   net.isolate('n3');

@@ -112,8 +112,16 @@ async function scenario(seed: number, membership: boolean): Promise<void> {
       }
     } else if (action < 0.975) {
       if (live) await net.compact(at, r.int(0, 3));
-    } else if (action < 0.985 || !membership) {
+    } else if (action < 0.98) {
       if (live) net.core(at).campaign();
+    } else if (action < 0.99 || !membership) {
+      // A transfer asked of a random member (only a leader takes it) to a random member: the
+      // old leader's vote rides with timeoutNow, under the same loss and crashes.
+      try {
+        if (live) net.core(at).transferLeadership(r.pick(ids));
+      } catch {
+        // not the leader, or a target that is not a voter
+      }
     } else if (live) {
       try {
         net.core(at).proposeConfChange(randomChange(r, net.status(at).conf, ids));

@@ -28,6 +28,7 @@ import type {
   ConfState,
   Entry,
   EntryKind,
+  HandOverVote,
   HardState,
   HeartbeatRequest,
   HeartbeatResponse,
@@ -132,6 +133,8 @@ export class RaftCore {
   #inheritedConfIndex = 0;
   /** A `timeoutNow` arrived while a committed config change was unapplied: campaign once it is. */
   #deferredTransfer = false;
+  /** The vote attached to the `timeoutNow` being handled, for the campaign it starts. */
+  #handOverVote: (HandOverVote & { readonly from: NodeId; readonly term: number }) | null = null;
   #uncommittedSize = 0;
   #readOnly = new ReadOnly();
   #waitingReads: WaitingRead[] = [];
@@ -443,11 +446,14 @@ export class RaftCore {
         );
         if (this.#hasUnappliedConfChange()) {
           // The leader usually hands over right after a config change commits: campaign under
-          // the new configuration once it is applied (see `advance`).
+          // the new configuration once it is applied (see `advance`). Its attached vote is not
+          // used then; it still answers the vote request (it voted for this member already).
           this.#deferredTransfer = true;
           return;
         }
+        this.#handOverVote = m.vote === undefined ? null : { from: m.from, term: m.term + 1, ...m.vote };
         this.#hup('transfer');
+        this.#handOverVote = null;
         return;
       case 'readIndexResponse':
         if (m.index === 0) return 'readRefused';
@@ -578,7 +584,8 @@ export class RaftCore {
       // each call sends one message and moves `next` on
     }
     if (m.from === this.#transferee && pr.match === log.lastIndex()) {
-      this.#sendTimeoutNow(m.from);
+      this.#handOverTo(m.from);
+      return;
     }
     this.#maybeHandOver();
   }
@@ -743,8 +750,9 @@ export class RaftCore {
       voteTerm = this.#term;
     }
     this.#tracker.recordVote(this.id, true);
+    this.#countHandOverVote(kind);
     if (this.#tracker.tallyVotes().result === 'won') {
-      // A lone voter wins at once.
+      // A lone voter wins at once (or with the vote of the leader that handed over).
       if (kind === 'pre') this.#campaign('elect');
       else this.#becomeLeader();
       return;
@@ -764,6 +772,25 @@ export class RaftCore {
         transfer: kind === 'transfer',
       });
     }
+  }
+
+  /** Counts the vote a handing-over leader attached to `timeoutNow`, if it applies here. */
+  #countHandOverVote(kind: CampaignKind): void {
+    const vote = this.#handOverVote;
+    if (kind !== 'transfer' || vote === null || vote.term !== this.#term) return;
+    if (!this.#tracker.isVoter(vote.from)) return;
+    const lastTerm = this.#log.lastTerm();
+    const upToDate =
+      lastTerm > vote.lastTerm || (lastTerm === vote.lastTerm && this.#log.lastIndex() >= vote.lastIndex);
+    if (!upToDate) {
+      this.#logger.info(
+        { id: this.id, from: vote.from, lastIndex: this.#log.lastIndex() },
+        "hand-over vote not counted: this log is behind the old leader's",
+      );
+      return;
+    }
+    this.#tracker.recordVote(vote.from, true);
+    this.#stats.handOverVotes++;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -911,10 +938,27 @@ export class RaftCore {
     for (const read of released) this.#deliverRead(read);
   }
 
-  #sendTimeoutNow(to: NodeId): void {
+  #sendTimeoutNow(to: NodeId, vote?: HandOverVote): void {
     // The target may win without our followers' stickiness: no lease until that settles.
     this.#leaseBlockedUntil = this.#now + this.#cfg.electionTicks;
-    this.#send({ type: 'timeoutNow', to, term: this.#term });
+    this.#send({ type: 'timeoutNow', to, term: this.#term, ...(vote === undefined ? {} : { vote }) });
+  }
+
+  /**
+   * The transfer target has caught up: tell it to campaign, with this member's vote for it in
+   * the next term attached, and step down. The vote is the one a vote request would get here
+   * (this member votes once per term, and its log cannot grow after stepping down), except that
+   * the target checks the log condition itself against {@link HandOverVote}. Becoming a
+   * follower of the next term changes term and vote, so the message waits until they are
+   * durable. The target then skips the vote round with this member (in a three-member
+   * cluster, the whole vote round: its own vote and this one are a quorum), and this member can
+   * neither keep leading nor serve lease reads while the target takes over.
+   */
+  #handOverTo(to: NodeId): void {
+    this.#sendTimeoutNow(to, { lastIndex: this.#log.lastIndex(), lastTerm: this.#log.lastTerm() });
+    this.#logger.info({ id: this.id, to, term: this.#term + 1 }, 'handing over: voted for the target');
+    this.#becomeFollower(this.#term + 1, null);
+    this.#vote = to;
   }
 
   #abortTransfer(): void {
@@ -1083,8 +1127,10 @@ export class RaftCore {
   }
 
   /**
-   * Hands leadership to voter `to`: catches it up if needed, then tells it to campaign at once.
-   * Proposals are refused meanwhile; the transfer is abandoned after one election timeout.
+   * Hands leadership to voter `to`: catches it up if needed, then steps down and tells it to
+   * campaign at once, with this member's vote for it in the next term attached (`timeoutNow`'s
+   * `vote`). Proposals are refused meanwhile; a transfer whose target has not caught up within
+   * one election timeout is abandoned.
    * Throws `NotLeaderError` on a non-leader and `RangeError` when `to` is not a voter.
    */
   transferLeadership(to: NodeId): void {
@@ -1102,7 +1148,7 @@ export class RaftCore {
     const pr = this.#tracker.progress(to);
     if (pr === undefined) return;
     if (pr.match === this.#log.lastIndex()) {
-      this.#sendTimeoutNow(to);
+      this.#handOverTo(to);
       return;
     }
     // Start catching the target up now rather than at the next heartbeat answer.
@@ -1304,6 +1350,11 @@ export class RaftCore {
   /** The target of a leadership transfer in progress, or null. */
   get transferee(): NodeId | null {
     return this.#transferee;
+  }
+
+  /** Whom this member voted for in the current term, or null. */
+  get vote(): NodeId | null {
+    return this.#vote;
   }
 
   /** Index of the last entry in the log (stable or not). */
