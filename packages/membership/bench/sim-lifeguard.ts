@@ -7,6 +7,14 @@ import type { Member } from '@clusteros/membership';
 import { type LinkConfig, latency, type Random, SeededRandom } from '@clusteros/sim';
 import { nameOf, SimCluster, SlowInboundTransport } from './sim-cluster.js';
 
+/** The experiment's set-up: 10% slow members, 3 crashes in the window, 60 s of warm-up. */
+export const LIFEGUARD = {
+  slowShare: 0.1,
+  slowDelayMs: [500, 3_000] as [number, number],
+  crashes: 3,
+  warmupMs: 60_000,
+};
+
 /** The network of every Lifeguard run: a LAN, 0.2–1 ms one way, no loss. */
 export const LIFEGUARD_LINK: LinkConfig = { latency: latency.uniform(0.2, 1) };
 

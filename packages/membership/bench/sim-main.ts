@@ -4,15 +4,13 @@
 //   npm run bench:membership:sim -- [--quick] [--only scale|lifeguard] [--sizes 1000,2000]
 //     [--attempt 10000] [--attempt-minutes 10] [--seeds 5] [--lifeguard-sizes 100,50]
 //     [--minutes 30] [--jobs 2]
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, release, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { lanConfig, pushPullScale } from '@clusteros/membership';
-import { decodeResult, type Job } from './sim-job.js';
-import type { LifeguardResult } from './sim-lifeguard.js';
+import type { Job } from './sim-job.js';
+import { LIFEGUARD, type LifeguardResult } from './sim-lifeguard.js';
 import {
   type Facts,
   type LifeguardSetup,
@@ -21,12 +19,10 @@ import {
   type ScaleRun,
   spliceSection,
 } from './sim-report.js';
+import { log, pool, REPO, runJob } from './sim-runner.js';
 import type { ScaleResult } from './sim-scale.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = resolve(HERE, '../../..');
 const REPORT = join(REPO, 'docs/benchmarks/membership.md');
-const WORKER = join(HERE, 'sim-worker.ts');
 const COMMAND = 'node --conditions=@clusteros/source --import tsx packages/membership/bench/sim-main.ts';
 
 const USAGE = `usage: npm run bench:membership:sim -- [options]
@@ -114,79 +110,6 @@ function parseArgs(argv: readonly string[]): Args {
   return args;
 }
 
-const log = (line: string): void => {
-  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-};
-
-/** Worker processes still running: killed (by PID) if this process is interrupted. */
-const children = new Set<ChildProcess>();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    for (const child of children) child.kill('SIGKILL');
-    process.exit(130);
-  });
-}
-
-/** Runs one job in a worker process; rejects when it fails or outlives `killAfterMs`. */
-function runJob<T>(job: Job, heapMiB: number, killAfterMs: number): Promise<T> {
-  return new Promise<T>((resolvePromise, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--conditions=@clusteros/source',
-        '--import',
-        'tsx',
-        '--expose-gc',
-        `--max-old-space-size=${heapMiB}`,
-        WORKER,
-        JSON.stringify(job),
-      ],
-      { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    children.add(child);
-    let stdout = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-    }, killAfterMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
-      if (code === 0 && line !== undefined) resolvePromise(decodeResult<T>(line.slice('RESULT '.length)));
-      else
-        reject(
-          new Error(
-            signal === 'SIGKILL'
-              ? `killed after ${(killAfterMs / 60_000).toFixed(0)} min of wall time`
-              : `worker exited with ${signal ?? code}`,
-          ),
-        );
-    });
-  });
-}
-
-/** Runs `tasks` with at most `limit` at once, in order of submission. */
-async function pool<T>(tasks: readonly (() => Promise<T>)[], limit: number): Promise<T[]> {
-  const results: T[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < tasks.length) {
-      const index = next++;
-      results[index] = await (tasks[index] as () => Promise<T>)();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
-  return results;
-}
-
 function cpuModel(): string {
   try {
     const line = readFileSync('/proc/cpuinfo', 'utf8')
@@ -205,12 +128,6 @@ const loads = (): string =>
 
 const JOIN_EVERY_MS = 10;
 const STEADY_MS = 60_000;
-const LIFEGUARD = {
-  slowShare: 0.1,
-  slowDelayMs: [500, 3_000] as [number, number],
-  crashes: 3,
-  warmupMs: 60_000,
-};
 
 async function main(argv: readonly string[]): Promise<void> {
   const args = parseArgs(argv);

@@ -59,7 +59,7 @@ export interface ReportInput {
 
 // ------------------------------------------------------------------ formatting
 
-function fmt(value: number | undefined | null, digits = 1): string {
+export function fmt(value: number | undefined | null, digits = 1): string {
   if (value === undefined || value === null || !Number.isFinite(value)) return '—';
   const abs = Math.abs(value);
   if (abs >= 1000) return Math.round(value).toLocaleString('en-US');
@@ -67,10 +67,10 @@ function fmt(value: number | undefined | null, digits = 1): string {
   return value.toFixed(abs >= 100 ? 0 : digits);
 }
 
-const sec = (ms: number | undefined | null): string =>
+export const sec = (ms: number | undefined | null): string =>
   ms === undefined || ms === null ? '—' : fmt(ms / 1000, ms >= 10_000 ? 1 : 2);
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   if (sorted.length === 0) return Number.NaN;
   const mid = Math.floor(sorted.length / 2);
@@ -79,7 +79,7 @@ function median(values: readonly number[]): number {
     : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
 }
 
-function spread(values: readonly number[], show: (v: number) => string): string {
+export function spread(values: readonly number[], show: (v: number) => string): string {
   const finite = values.filter((v) => Number.isFinite(v));
   if (finite.length === 0) return '—';
   const lo = Math.min(...finite);
@@ -89,7 +89,7 @@ function spread(values: readonly number[], show: (v: number) => string): string 
   return missing > 0 ? `${text}; ${missing} not reached` : text;
 }
 
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const align = header.map((_, i) => (i === 0 ? '---' : '---:'));
   return [header, align, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
@@ -375,7 +375,7 @@ const LIFEGUARD_FINDINGS = `#### Why not 50×: what was checked and found (2026-
   score rose (slow relays answer late, so nacks go missing) probe less often, and a first suspicion
   is only down to the minimum timeout once two more members confirm it.`;
 
-function ratioText(swim: number, lg: number): string {
+export function ratioText(swim: number, lg: number): string {
   if (lg === 0 && swim === 0) return 'neither had any, so these runs show no difference';
   if (lg === 0)
     return swim >= 50

@@ -1,0 +1,85 @@
+// Runs simulation jobs in worker processes (sim-worker.ts), a few at a time: shared by the
+// simulation benchmark (sim-main.ts) and the Lifeguard slowness sweep (sim-sweep.ts).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeResult, type Job } from './sim-job.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The repository root, where workers run. */
+export const REPO = resolve(HERE, '../../..');
+const WORKER = join(HERE, 'sim-worker.ts');
+
+/** Worker processes still running: killed (by PID) if this process is interrupted. */
+const children = new Set<ChildProcess>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    for (const child of children) child.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
+/** Runs one job in a worker process; rejects when it fails or outlives `killAfterMs`. */
+export function runJob<T>(job: Job, heapMiB: number, killAfterMs: number): Promise<T> {
+  return new Promise<T>((resolvePromise, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions=@clusteros/source',
+        '--import',
+        'tsx',
+        '--expose-gc',
+        `--max-old-space-size=${heapMiB}`,
+        WORKER,
+        JSON.stringify(job),
+      ],
+      { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    children.add(child);
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+    }, killAfterMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      children.delete(child);
+      const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+      if (code === 0 && line !== undefined) resolvePromise(decodeResult<T>(line.slice('RESULT '.length)));
+      else
+        reject(
+          new Error(
+            signal === 'SIGKILL'
+              ? `killed after ${(killAfterMs / 60_000).toFixed(0)} min of wall time`
+              : `worker exited with ${signal ?? code}`,
+          ),
+        );
+    });
+  });
+}
+
+/** Runs `tasks` with at most `limit` at once, in order of submission. */
+export async function pool<T>(tasks: readonly (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results: T[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < tasks.length) {
+      const index = next++;
+      results[index] = await (tasks[index] as () => Promise<T>)();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  return results;
+}
+
+/** Progress on stderr, stamped with the wall-clock time. */
+export const log = (line: string): void => {
+  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+};
