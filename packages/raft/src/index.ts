@@ -36,7 +36,6 @@ export {
   EMPTY_SNAPSHOT,
   type Entry,
   type EntryKind,
-  type HandOverVote,
   type HardState,
   type HeartbeatRequest,
   type HeartbeatResponse,

@@ -375,9 +375,9 @@ export class RaftNode<
   }
 
   /**
-   * Hands leadership to `to` (a voter): the leader catches it up, then steps down and tells it
-   * to campaign at once, with its own vote for it attached (a three-member cluster then needs
-   * no vote round). Resolves when `to` is the leader; rejects with `NotLeaderError` on a
+   * Hands leadership to `to` (a voter): the leader catches it up, tells it to campaign at once,
+   * steps down and grants it its vote unasked (in a three-member cluster, a quorum with the
+   * target's own). Resolves when `to` is the leader; rejects with `NotLeaderError` on a
    * non-leader and `RaftTimeoutError` if the transfer does not finish within two election
    * timeouts (if `to` never caught up this member stays leader; if `to` failed after the hand-over,
    * an ordinary election follows).
@@ -570,8 +570,8 @@ export class RaftNode<
 
   /**
    * The target this member is handing its leadership over to, once it has been told to
-   * campaign and until a leader is known; else null. A leader that attached its vote to
-   * `timeoutNow` is by then a follower of the next term that voted for the target.
+   * campaign and until a leader is known; else null. A leader that handed over is by then a
+   * follower of the next term that voted for the target.
    */
   #handingOverTo(): NodeId | null {
     const target = this.#handOverTarget;
@@ -582,6 +582,12 @@ export class RaftNode<
     if ((transferring || votedForTarget) && core.term === target.term) return target.to;
     this.#handOverTarget = null;
     return null;
+  }
+
+  /** Sends `message`; after a `timeoutNow`, what this member holds follows it to the target. */
+  #send(message: Message): void {
+    this.#transport.send(message);
+    if (message.type === 'timeoutNow') this.#handOver(message.to);
   }
 
   /** `timeoutNow` went to `to`: what this leader holds goes after it, on the same connection. */
@@ -755,22 +761,26 @@ export class RaftNode<
    * §10.2.1): its appends and heartbeats may leave before its own fsync, because the leader
    * only learns of a commit from acknowledgements processed after this batch is durable (one
    * batch at a time), so nothing is acknowledged to a client before the leader's copy is on
-   * disk. Votes, acknowledgements and anything sent in a batch that changes term or vote still
-   * wait for the fsync.
+   * disk. `timeoutNow` promises nothing either (it asks the target to campaign now; the vote the
+   * old leader grants with it is a voteResponse). Votes, acknowledgements and a leader's
+   * messages in a batch that changes term or vote still wait for the fsync.
    */
   #earlyMessages(ready: Ready): readonly Message[] {
-    if (this.#core.role !== 'leader' || ready.messages.length === 0) return [];
+    if (ready.messages.length === 0) return [];
     const hard = ready.hardState;
-    if (hard !== undefined && (hard.term !== this.#persistedTerm || hard.vote !== this.#persistedVote))
-      return [];
+    const replicating =
+      this.#core.role === 'leader' &&
+      (hard === undefined || (hard.term === this.#persistedTerm && hard.vote === this.#persistedVote));
     return ready.messages.filter(
-      (m) => m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot',
+      (m) =>
+        m.type === 'timeoutNow' ||
+        (replicating && (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot')),
     );
   }
 
   async #handle(ready: Ready): Promise<void> {
     const early = new Set(this.#earlyMessages(ready));
-    for (const message of early) this.#transport.send(message);
+    for (const message of early) this.#send(message);
     // Committed entries that were on this member's disk before this batch are applied now,
     // while the batch's own writes go to disk (etcd's raft node applies in parallel with its
     // WAL write too): a quorum holds them durably, this member included, so no answer depends
@@ -805,11 +815,7 @@ export class RaftNode<
     if (this.#stopped) return;
 
     // 2. Send only what is now durable (the leader's replication went out already).
-    for (const message of ready.messages) {
-      if (early.has(message)) continue;
-      this.#transport.send(message);
-      if (message.type === 'timeoutNow') this.#handOver(message.to);
-    }
+    for (const message of ready.messages) if (!early.has(message)) this.#send(message);
 
     // 3. Apply.
     if (installing) this.#applySnapshot(ready.snapshot as Snapshot);

@@ -2,33 +2,13 @@
 // that were already on its disk when a batch starts are applied (and their proposals answered)
 // while the batch's new entries are written. Entries of the batch itself wait for the disk.
 // Deterministic simulation: the leader's saves take SLOW_SAVE_MS, the followers' are instant.
-import { type Clock, runSeeds } from '@clusteros/sim';
+import { runSeeds } from '@clusteros/sim';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { kv } from '../src/kv/kv-state-machine.js';
-import type { MemoryStorage } from '../src/storage/memory-storage.js';
-import type { RaftStorage } from '../src/storage/storage.js';
-import { outcome, startKvTrio } from './support/kv-trio.js';
+import { outcome, slowSaves, startKvTrio } from './support/kv-trio.js';
 
 const SLOW_SAVE_MS = 40;
-
-/** `storage` whose saves resolve `delayMs()` ms late on `clock` (an fsync that takes that long). */
-function slowSaves(storage: MemoryStorage, clock: Clock, delayMs: () => number): RaftStorage {
-  return new Proxy(storage, {
-    get(target, property) {
-      if (property === 'save') {
-        return async (update: Parameters<MemoryStorage['save']>[0]) => {
-          const saved = target.save(update);
-          const delay = delayMs();
-          if (delay > 0) await new Promise<void>((resolve) => clock.setTimeout(resolve, delay));
-          return saved;
-        };
-      }
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
 
 test('a leader applies committed entries while its next batch is on its way to disk', async () => {
   await runSeeds({

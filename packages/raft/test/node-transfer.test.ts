@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import type { Message } from '../src/core/types.js';
 import { kv } from '../src/kv/kv-state-machine.js';
 import type { RaftTransport } from '../src/transport/transport.js';
-import { type KvNode, outcome, startKvTrio } from './support/kv-trio.js';
+import { type KvNode, outcome, slowSaves, startKvTrio } from './support/kv-trio.js';
 
 async function scenario(seed: number): Promise<void> {
   const { sim, ids, nodes, leaderNow } = await startKvTrio({ seed });
@@ -98,6 +98,58 @@ async function handOverScenario(seed: number): Promise<void> {
 
 test('a leader handing over sends its held proposals to the target with timeoutNow', async () => {
   await runSeeds({ seeds: 20, file: import.meta.url, scenario: handOverScenario });
+});
+
+// The old leader's fsync of its new term and vote is not on the target's way: timeoutNow leaves
+// before it, the granted vote after it, and the target persists its own term meanwhile.
+async function overlapScenario(seed: number): Promise<void> {
+  const SLOW_SAVE_MS = 40;
+  let slowId: string | null = null;
+  const arrivals: { type: Message['type']; at: number }[] = [];
+  let watch: { from: string; to: string } | null = null;
+  let now = () => 0;
+  const recording = (id: string, transport: RaftTransport): RaftTransport =>
+    new Proxy(transport, {
+      get(target, property) {
+        if (property === 'onMessage') {
+          return (handler: (message: Message) => void) =>
+            target.onMessage((message) => {
+              if (watch !== null && id === watch.to && message.from === watch.from)
+                arrivals.push({ type: message.type, at: now() });
+              handler(message);
+            });
+        }
+        const value = Reflect.get(target, property) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  const { sim, ids, nodes, leader } = await startKvTrio({
+    seed,
+    transport: recording,
+    storage: (id, storage, clock) => slowSaves(storage, clock, () => (id === slowId ? SLOW_SAVE_MS : 0)),
+  });
+  now = () => sim.clock.now();
+  const target = ids.find((id) => id !== leader.id) as string;
+  slowId = leader.id;
+  await sim.advance(100);
+  watch = { from: leader.id, to: target };
+  const start = sim.clock.now();
+  const done = outcome(leader.transferLeadership(target));
+  await sim.waitFor(() => done.settled, 2_000, 'the transfer');
+  assert.is(done.error, undefined, `seed ${seed}: ${done.error?.message}`);
+  assert.is(nodes.get(target)?.role, 'leader', `seed ${seed}: the target leads`);
+  const timeoutNow = arrivals.find((a) => a.type === 'timeoutNow');
+  const vote = arrivals.find((a) => a.type === 'voteResponse');
+  assert.ok(timeoutNow !== undefined && vote !== undefined, `seed ${seed}: both arrived`);
+  assert.ok(
+    timeoutNow.at - start < SLOW_SAVE_MS,
+    `seed ${seed}: timeoutNow after ${timeoutNow.at - start} ms`,
+  );
+  assert.ok(vote.at - start >= SLOW_SAVE_MS, `seed ${seed}: the vote after ${vote.at - start} ms`);
+}
+
+test('a leader handing over sends timeoutNow before its fsync and its granted vote after', async () => {
+  await runSeeds({ seeds: 20, file: import.meta.url, scenario: overlapScenario });
 });
 
 test.run();

@@ -28,7 +28,6 @@ import type {
   ConfState,
   Entry,
   EntryKind,
-  HandOverVote,
   HardState,
   HeartbeatRequest,
   HeartbeatResponse,
@@ -133,8 +132,6 @@ export class RaftCore {
   #inheritedConfIndex = 0;
   /** A `timeoutNow` arrived while a committed config change was unapplied: campaign once it is. */
   #deferredTransfer = false;
-  /** The vote attached to the `timeoutNow` being handled, for the campaign it starts. */
-  #handOverVote: (HandOverVote & { readonly from: NodeId; readonly term: number }) | null = null;
   #uncommittedSize = 0;
   #readOnly = new ReadOnly();
   #waitingReads: WaitingRead[] = [];
@@ -446,14 +443,11 @@ export class RaftCore {
         );
         if (this.#hasUnappliedConfChange()) {
           // The leader usually hands over right after a config change commits: campaign under
-          // the new configuration once it is applied (see `advance`). Its attached vote is not
-          // used then; it still answers the vote request (it voted for this member already).
+          // the new configuration once it is applied (see `advance`).
           this.#deferredTransfer = true;
           return;
         }
-        this.#handOverVote = m.vote === undefined ? null : { from: m.from, term: m.term + 1, ...m.vote };
         this.#hup('transfer');
-        this.#handOverVote = null;
         return;
       case 'readIndexResponse':
         if (m.index === 0) return 'readRefused';
@@ -750,9 +744,8 @@ export class RaftCore {
       voteTerm = this.#term;
     }
     this.#tracker.recordVote(this.id, true);
-    this.#countHandOverVote(kind);
     if (this.#tracker.tallyVotes().result === 'won') {
-      // A lone voter wins at once (or with the vote of the leader that handed over).
+      // A lone voter wins at once.
       if (kind === 'pre') this.#campaign('elect');
       else this.#becomeLeader();
       return;
@@ -772,25 +765,6 @@ export class RaftCore {
         transfer: kind === 'transfer',
       });
     }
-  }
-
-  /** Counts the vote a handing-over leader attached to `timeoutNow`, if it applies here. */
-  #countHandOverVote(kind: CampaignKind): void {
-    const vote = this.#handOverVote;
-    if (kind !== 'transfer' || vote === null || vote.term !== this.#term) return;
-    if (!this.#tracker.isVoter(vote.from)) return;
-    const lastTerm = this.#log.lastTerm();
-    const upToDate =
-      lastTerm > vote.lastTerm || (lastTerm === vote.lastTerm && this.#log.lastIndex() >= vote.lastIndex);
-    if (!upToDate) {
-      this.#logger.info(
-        { id: this.id, from: vote.from, lastIndex: this.#log.lastIndex() },
-        "hand-over vote not counted: this log is behind the old leader's",
-      );
-      return;
-    }
-    this.#tracker.recordVote(vote.from, true);
-    this.#stats.handOverVotes++;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -938,27 +912,31 @@ export class RaftCore {
     for (const read of released) this.#deliverRead(read);
   }
 
-  #sendTimeoutNow(to: NodeId, vote?: HandOverVote): void {
+  #sendTimeoutNow(to: NodeId): void {
     // The target may win without our followers' stickiness: no lease until that settles.
     this.#leaseBlockedUntil = this.#now + this.#cfg.electionTicks;
-    this.#send({ type: 'timeoutNow', to, term: this.#term, ...(vote === undefined ? {} : { vote }) });
+    this.#send({ type: 'timeoutNow', to, term: this.#term });
   }
 
   /**
-   * The transfer target has caught up: tell it to campaign, with this member's vote for it in
-   * the next term attached, and step down. The vote is the one a vote request would get here
-   * (this member votes once per term, and its log cannot grow after stepping down), except that
-   * the target checks the log condition itself against {@link HandOverVote}. Becoming a
-   * follower of the next term changes term and vote, so the message waits until they are
-   * durable. The target then skips the vote round with this member (in a three-member
-   * cluster, the whole vote round: its own vote and this one are a quorum), and this member can
-   * neither keep leading nor serve lease reads while the target takes over.
+   * The transfer target has caught up: tell it to campaign, step down, and vote for it in the
+   * term it will campaign in, without waiting for its vote request. The vote is the one that
+   * request would get: this member votes once per term, and the target's log is at least as up
+   * to date as this one — it acknowledged every entry (`match` is the last index, durable on its
+   * side), this log cannot grow after stepping down, and the target's could only lose entries to
+   * a leader of a newer term, which would make both messages stale there. `timeoutNow` promises
+   * nothing and leaves at once (the driver sends it before the fsync); the vote waits until term
+   * and vote are durable. The target's own fsync and this one then overlap instead of following
+   * each other through a vote round, and this member can neither keep leading nor serve lease
+   * reads while the target takes over.
    */
   #handOverTo(to: NodeId): void {
-    this.#sendTimeoutNow(to, { lastIndex: this.#log.lastIndex(), lastTerm: this.#log.lastTerm() });
-    this.#logger.info({ id: this.id, to, term: this.#term + 1 }, 'handing over: voted for the target');
+    this.#sendTimeoutNow(to);
+    this.#logger.info({ id: this.id, to, term: this.#term + 1 }, 'handing over: voting for the target');
     this.#becomeFollower(this.#term + 1, null);
     this.#vote = to;
+    this.#stats.transfersHandedOver++;
+    this.#send({ type: 'voteResponse', to, term: this.#term, preVote: false, granted: true });
   }
 
   #abortTransfer(): void {
@@ -1127,10 +1105,10 @@ export class RaftCore {
   }
 
   /**
-   * Hands leadership to voter `to`: catches it up if needed, then steps down and tells it to
-   * campaign at once, with this member's vote for it in the next term attached (`timeoutNow`'s
-   * `vote`). Proposals are refused meanwhile; a transfer whose target has not caught up within
-   * one election timeout is abandoned.
+   * Hands leadership to voter `to`: catches it up if needed, then tells it to campaign at once
+   * (`timeoutNow`), steps down and grants it this member's vote for the next term unasked.
+   * Proposals are refused meanwhile; a transfer whose target has not caught up within one
+   * election timeout is abandoned.
    * Throws `NotLeaderError` on a non-leader and `RangeError` when `to` is not a voter.
    */
   transferLeadership(to: NodeId): void {

@@ -18,8 +18,8 @@ export interface RaftCoreStats {
   readonly transfersStarted: number;
   /** Leadership transfers abandoned by the leader (timeout, target removed, replaced by another transfer). */
   readonly transfersAborted: number;
-  /** Votes counted in campaigns here that a leader handing over had attached to `timeoutNow`. */
-  readonly handOverVotes: number;
+  /** Transfers this leader handed over: target caught up, told to campaign, voted for, leadership given up. */
+  readonly transfersHandedOver: number;
   /** Reads answered from the leader lease without a heartbeat round. */
   readonly leaseReads: number;
 }
@@ -39,7 +39,7 @@ export function createStats(): MutableRaftCoreStats {
     snapshotsRestored: 0,
     transfersStarted: 0,
     transfersAborted: 0,
-    handOverVotes: 0,
+    transfersHandedOver: 0,
     leaseReads: 0,
   };
 }

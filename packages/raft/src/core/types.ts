@@ -184,28 +184,10 @@ export interface SnapshotRequest extends MessageBase {
   readonly snapshot: Snapshot;
 }
 
-/**
- * Where a leader handing over stood when it voted for the target: the target counts that vote
- * only if its own log is at least as up-to-date as this position (Raft's vote rule, checked by
- * the candidate instead of the voter).
- */
-export interface HandOverVote {
-  /** The leader's last log index when it voted. */
-  readonly lastIndex: number;
-  /** The term of that entry. */
-  readonly lastTerm: number;
-}
-
 /** Tells the leadership-transfer target to campaign at once. */
 export interface TimeoutNowRequest extends MessageBase {
   /** Discriminator. */
   readonly type: 'timeoutNow';
-  /**
-   * Present when the sender, a leader handing over in `term`, has already voted for the target
-   * in `term + 1` (durably, before sending) and stepped down: the target counts that vote when
-   * it campaigns in `term + 1` and its log satisfies {@link HandOverVote}.
-   */
-  readonly vote?: HandOverVote;
 }
 
 /** A proposal forwarded by a follower to its leader. */

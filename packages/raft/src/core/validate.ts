@@ -89,13 +89,8 @@ export function malformedReason(message: unknown): string | null {
         ? null
         : 'malformed';
     }
-    case 'timeoutNow': {
-      if (m.vote === undefined) return null;
-      const vote = m.vote as unknown;
-      if (typeof vote !== 'object' || vote === null) return 'malformed';
-      const { lastIndex, lastTerm } = vote as { lastIndex?: unknown; lastTerm?: unknown };
-      return isIndex(lastIndex) && isIndex(lastTerm) && lastTerm <= m.term ? null : 'malformed';
-    }
+    case 'timeoutNow':
+      return null;
     case 'propose':
       return Array.isArray(m.entries) && m.entries.length > 0 && m.entries.every(isEntry)
         ? null

@@ -251,11 +251,7 @@ function rawMessage(m: Message): unknown[] {
         checkBytes(m.snapshot.data, 'snapshot data'),
       ];
     case 'timeoutNow':
-      // The hand-over vote rides as two trailing fields; without one the message keeps its
-      // original four, so decoders of either shape read both.
-      return m.vote === undefined
-        ? [MESSAGE_TAGS.timeoutNow, ...head]
-        : [MESSAGE_TAGS.timeoutNow, ...head, m.vote.lastIndex, m.vote.lastTerm];
+      return [MESSAGE_TAGS.timeoutNow, ...head];
     case 'propose':
       return [MESSAGE_TAGS.propose, ...head, rawEntries(m.entries)];
     case 'readIndex':
@@ -597,18 +593,13 @@ const ARITY: Readonly<Record<number, number>> = {
   [SNAPSHOT_CHUNK_TAG]: 11,
 };
 
-/** `timeoutNow` carrying a hand-over vote: the four fields plus lastIndex and lastTerm. */
-const TIMEOUT_NOW_WITH_VOTE = 6;
-
 function tagOf(a: unknown[]): number {
   if (a.length === 0) fail('badField', 'empty array');
   const tag = a[0];
   if (typeof tag !== 'number' || !Number.isInteger(tag)) fail('badField', 'the tag is not an integer');
   const arity = ARITY[tag];
   if (arity === undefined) fail('unknownTag', `tag ${tag} is unknown`);
-  if (a.length !== arity && !(tag === MESSAGE_TAGS.timeoutNow && a.length === TIMEOUT_NOW_WITH_VOTE)) {
-    fail('badField', `tag ${tag} needs ${arity} fields, got ${a.length}`);
-  }
+  if (a.length !== arity) fail('badField', `tag ${tag} needs ${arity} fields, got ${a.length}`);
   return tag;
 }
 
@@ -668,10 +659,6 @@ function messageFrom(a: unknown[], tag: number): Message {
       return { type: 'snapshot', from, to, term, snapshot };
     }
     case 8:
-      if (a.length === TIMEOUT_NOW_WITH_VOTE) {
-        const vote = { lastIndex: uintAt(a, 4, 'lastIndex'), lastTerm: uintAt(a, 5, 'lastTerm') };
-        return { type: 'timeoutNow', from, to, term, vote };
-      }
       return { type: 'timeoutNow', from, to, term };
     case 9:
       return { type: 'propose', from, to, term, entries: entriesAt(a, 4) };

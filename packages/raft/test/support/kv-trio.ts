@@ -122,3 +122,21 @@ export function outcome<T>(promise: Promise<T>): { value?: T; error?: Error; set
   );
   return box;
 }
+
+/** `storage` whose saves resolve `delayMs()` ms late on `clock` (an fsync that takes that long). */
+export function slowSaves(storage: MemoryStorage, clock: Clock, delayMs: () => number): RaftStorage {
+  return new Proxy(storage, {
+    get(target, property) {
+      if (property === 'save') {
+        return async (update: Parameters<MemoryStorage['save']>[0]) => {
+          const saved = target.save(update);
+          const delay = delayMs();
+          if (delay > 0) await new Promise<void>((resolve) => clock.setTimeout(resolve, delay));
+          return saved;
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
