@@ -19,7 +19,7 @@ import {
   type ScaleRun,
   spliceSection,
 } from './sim-report.js';
-import { log, pool, REPO, runJob } from './sim-runner.js';
+import { log, pool, REPO, runCli, runJob, UsageError } from './sim-runner.js';
 import type { ScaleResult } from './sim-scale.js';
 
 const REPORT = join(REPO, 'docs/benchmarks/membership.md');
@@ -52,10 +52,6 @@ interface Args {
   jobs: number;
   write: boolean;
   help: boolean;
-}
-
-class UsageError extends Error {
-  override readonly name = 'UsageError';
 }
 
 function numbers(flag: string, text: string | undefined, min: number, max: number): number[] {
@@ -246,14 +242,4 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  () => process.exit(0),
-  (error: unknown) => {
-    if (error instanceof UsageError) {
-      console.error(`bench: ${error.message}\n\n${USAGE}`);
-      process.exit(2);
-    }
-    console.error(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    process.exit(1);
-  },
-);
+runCli('bench', USAGE, () => main(process.argv.slice(2)));

@@ -83,3 +83,23 @@ export async function pool<T>(tasks: readonly (() => Promise<T>)[], limit: numbe
 export const log = (line: string): void => {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 };
+
+/** A bad command line: reported with the usage text, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Runs a benchmark's `main` and exits: 0 when done, 2 on a {@link UsageError}, 1 on failure. */
+export function runCli(name: string, usage: string, main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      if (error instanceof UsageError) {
+        console.error(`${name}: ${error.message}\n\n${usage}`);
+        process.exit(2);
+      }
+      console.error(`${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      process.exit(1);
+    },
+  );
+}

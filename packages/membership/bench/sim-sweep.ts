@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { LIFEGUARD, type LifeguardResult } from './sim-lifeguard.js';
-import { log, pool, REPO, runJob } from './sim-runner.js';
+import { log, pool, REPO, runCli, runJob, UsageError } from './sim-runner.js';
 import { renderSweep, type SweepCell, spliceSweep } from './sim-sweep-report.js';
 
 const REPORT = join(REPO, 'docs/benchmarks/membership.md');
@@ -26,10 +26,6 @@ docs/benchmarks/membership.md.
   --minutes M          window in simulated minutes (default 30)
   --jobs J             runs at once, one process each (default 2)
   --no-write           print the section, leave the document alone`;
-
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 interface SweepArgs {
   delays: [number, number][];
@@ -151,14 +147,4 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  () => process.exit(0),
-  (error: unknown) => {
-    if (error instanceof UsageError) {
-      console.error(`sweep: ${error.message}\n\n${USAGE}`);
-      process.exit(2);
-    }
-    console.error(`sweep: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    process.exit(1);
-  },
-);
+runCli('sweep', USAGE, () => main(process.argv.slice(2)));

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import type { Message } from '../src/core/types.js';
 import { kv } from '../src/kv/kv-state-machine.js';
 import type { RaftTransport } from '../src/transport/transport.js';
-import { type KvNode, outcome, slowSaves, startKvTrio } from './support/kv-trio.js';
+import { type KvNode, observeInbound, outcome, slowSaves, startKvTrio } from './support/kv-trio.js';
 
 async function scenario(seed: number): Promise<void> {
   const { sim, ids, nodes, leaderNow } = await startKvTrio({ seed });
@@ -62,18 +62,8 @@ async function handOverScenario(seed: number): Promise<void> {
   let cut: (from: string, to: string) => void = () => undefined;
   // Cuts target → old leader as the target receives timeoutNow, before it can answer anything.
   const cutting = (id: string, transport: RaftTransport): RaftTransport =>
-    new Proxy(transport, {
-      get(target, property) {
-        if (property === 'onMessage') {
-          return (handler: (message: Message) => void) =>
-            target.onMessage((message) => {
-              if (message.type === 'timeoutNow' && oldLeader !== null) cut(id, oldLeader);
-              handler(message);
-            });
-        }
-        const value = Reflect.get(target, property) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    observeInbound(transport, (message) => {
+      if (message.type === 'timeoutNow' && oldLeader !== null) cut(id, oldLeader);
     });
   const { sim, bus, ids, nodes, leader: before } = await startKvTrio({ seed, transport: cutting });
   cut = (from, to) => bus.setLink(from, to, { loss: 1 });
@@ -109,19 +99,9 @@ async function overlapScenario(seed: number): Promise<void> {
   let watch: { from: string; to: string } | null = null;
   let now = () => 0;
   const recording = (id: string, transport: RaftTransport): RaftTransport =>
-    new Proxy(transport, {
-      get(target, property) {
-        if (property === 'onMessage') {
-          return (handler: (message: Message) => void) =>
-            target.onMessage((message) => {
-              if (watch !== null && id === watch.to && message.from === watch.from)
-                arrivals.push({ type: message.type, at: now() });
-              handler(message);
-            });
-        }
-        const value = Reflect.get(target, property) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    observeInbound(transport, (message) => {
+      if (watch !== null && id === watch.to && message.from === watch.from)
+        arrivals.push({ type: message.type, at: now() });
     });
   const { sim, ids, nodes, leader } = await startKvTrio({
     seed,

@@ -2,6 +2,7 @@
 // lossless links of 1–5 ms, started and with a leader every member knows: the set-up of the
 // directed node tests (transfer, failover), which then cut links or crash members themselves.
 import { type Clock, latency, Simulation } from '@clusteros/sim';
+import type { Message } from '../../src/core/types.js';
 import type { KvQuery, KvQueryResult, KvResult } from '../../src/kv/commands.js';
 import { KvStateMachine } from '../../src/kv/kv-state-machine.js';
 import { RaftNode } from '../../src/node.js';
@@ -136,6 +137,26 @@ export function slowSaves(storage: MemoryStorage, clock: Clock, delayMs: () => n
         };
       }
       const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** `transport` with `onReceive` called for every message it delivers, before the member sees it. */
+export function observeInbound(
+  transport: RaftTransport,
+  onReceive: (message: Message) => void,
+): RaftTransport {
+  return new Proxy(transport, {
+    get(target, property) {
+      if (property === 'onMessage') {
+        return (handler: (message: Message) => void) =>
+          target.onMessage((message) => {
+            onReceive(message);
+            handler(message);
+          });
+      }
+      const value = Reflect.get(target, property) as unknown;
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
