@@ -373,7 +373,10 @@ const LIFEGUARD_FINDINGS = `#### Why not 50×: what was checked and found (2026-
   late and answers late). That leaves about an 8–9× reduction in this model, not 50×. The price is a
   little slower detection of real crashes (medians under a second more here): members whose health
   score rose (slow relays answer late, so nacks go missing) probe less often, and a first suspicion
-  is only down to the minimum timeout once two more members confirm it.`;
+  is only down to the minimum timeout once two more members confirm it.
+- **How slow is slow**: the section after this one (\`npm run bench:membership:sweep\`) repeats the
+  N = 50 runs with the slow members' delay stretched, and separates the declarations about healthy
+  members from those about the slow ones.`;
 
 export function ratioText(swim: number, lg: number): string {
   if (lg === 0 && swim === 0) return 'neither had any, so these runs show no difference';
