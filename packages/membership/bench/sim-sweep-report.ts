@@ -28,7 +28,7 @@ export interface SweepInput {
 
 const delayText = ([lo, hi]: readonly [number, number]): string => `${lo / 1000}–${hi / 1000} s`;
 
-/** "12× fewer", "all 40 gone", or "—" when neither mode had any. */
+/** SWIM's count over Lifeguard's ("12×"), "all 40 gone" when Lifeguard had none, "—" when neither had any. */
 export function fewer(swim: number, lifeguard: number): string {
   if (lifeguard === 0) return swim === 0 ? '—' : `all ${fmt(swim)} gone`;
   return `${fmt(swim / lifeguard, 1)}×`;
@@ -96,13 +96,13 @@ export function renderSweep(input: SweepInput): string {
     'inbound delay of a slow member',
     'about normal: SWIM',
     'Lifeguard',
-    'fewer',
+    'SWIM ÷ Lifeguard',
     'about slow: SWIM',
     'Lifeguard',
-    'fewer',
+    'SWIM ÷ Lifeguard',
     'all: SWIM',
     'Lifeguard',
-    'fewer',
+    'SWIM ÷ Lifeguard',
     'crash → first dead (s): SWIM',
     'Lifeguard',
   ];
