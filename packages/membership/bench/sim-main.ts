@@ -19,7 +19,7 @@ import {
   type ScaleRun,
   spliceSection,
 } from './sim-report.js';
-import { log, pool, REPO, runCli, runJob, UsageError } from './sim-runner.js';
+import { log, numbers, one, pool, REPO, runCli, runJob, UsageError } from './sim-runner.js';
 import type { ScaleResult } from './sim-scale.js';
 
 const REPORT = join(REPO, 'docs/benchmarks/membership.md');
@@ -52,19 +52,6 @@ interface Args {
   jobs: number;
   write: boolean;
   help: boolean;
-}
-
-function numbers(flag: string, text: string | undefined, min: number, max: number): number[] {
-  const values = (text ?? '').split(',').map(Number);
-  if (text === undefined || values.some((v) => !Number.isInteger(v) || v < min || v > max))
-    throw new UsageError(`${flag} needs integers in [${min}, ${max}], got ${text ?? 'nothing'}`);
-  return values;
-}
-
-function one(flag: string, text: string | undefined, min: number, max: number): number {
-  const values = numbers(flag, text, min, max);
-  if (values.length !== 1) throw new UsageError(`${flag} takes one number`);
-  return values[0] as number;
 }
 
 function parseArgs(argv: readonly string[]): Args {

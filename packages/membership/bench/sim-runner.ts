@@ -103,3 +103,18 @@ export function runCli(name: string, usage: string, main: () => Promise<void>): 
     },
   );
 }
+
+/** Comma-separated integers in [min, max] from a flag's value, or a {@link UsageError}. */
+export function numbers(flag: string, text: string | undefined, min: number, max: number): number[] {
+  const values = (text ?? '').split(',').map(Number);
+  if (text === undefined || values.some((v) => !Number.isInteger(v) || v < min || v > max))
+    throw new UsageError(`${flag} needs integers in [${min}, ${max}], got ${text ?? 'nothing'}`);
+  return values;
+}
+
+/** One integer in [min, max] from a flag's value, or a {@link UsageError}. */
+export function one(flag: string, text: string | undefined, min: number, max: number): number {
+  const values = numbers(flag, text, min, max);
+  if (values.length !== 1) throw new UsageError(`${flag} takes one number`);
+  return values[0] as number;
+}

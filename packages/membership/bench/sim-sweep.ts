@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { LIFEGUARD, type LifeguardResult } from './sim-lifeguard.js';
-import { log, pool, REPO, runCli, runJob, UsageError } from './sim-runner.js';
+import { log, numbers, one, pool, REPO, runCli, runJob, UsageError } from './sim-runner.js';
 import { renderSweep, type SweepCell, spliceSweep } from './sim-sweep-report.js';
 
 const REPORT = join(REPO, 'docs/benchmarks/membership.md');
@@ -35,13 +35,6 @@ interface SweepArgs {
   jobs: number;
   write: boolean;
   help: boolean;
-}
-
-function count(flag: string, text: string | undefined, min: number, max: number): number {
-  const value = Number(text);
-  if (text === undefined || !Number.isInteger(value) || value < min || value > max)
-    throw new UsageError(`${flag} needs an integer in [${min}, ${max}], got ${text ?? 'nothing'}`);
-  return value;
 }
 
 function delayRanges(text: string | undefined): [number, number][] {
@@ -74,12 +67,10 @@ function parseSweepArgs(argv: readonly string[]): SweepArgs {
     const flag = argv[i];
     if (flag === '--help' || flag === '-h') args.help = true;
     else if (flag === '--delays') args.delays = delayRanges(argv[++i]);
-    else if (flag === '--sizes') {
-      const text = argv[++i];
-      args.sizes = (text ?? '').split(',').map((part) => count('--sizes', part, 10, 1000));
-    } else if (flag === '--seeds') args.seeds = count(flag, argv[++i], 1, 50);
-    else if (flag === '--minutes') args.minutes = count(flag, argv[++i], 1, 600);
-    else if (flag === '--jobs') args.jobs = count(flag, argv[++i], 1, 16);
+    else if (flag === '--sizes') args.sizes = numbers(flag, argv[++i], 10, 1000);
+    else if (flag === '--seeds') args.seeds = one(flag, argv[++i], 1, 50);
+    else if (flag === '--minutes') args.minutes = one(flag, argv[++i], 1, 600);
+    else if (flag === '--jobs') args.jobs = one(flag, argv[++i], 1, 16);
     else if (flag === '--no-write') args.write = false;
     else throw new UsageError(`unknown argument ${flag}`);
   }

@@ -13,20 +13,25 @@ import type { KvOperation } from './linearizability.js';
 /** A Raft member running the KV state machine. */
 export type KvNode = RaftNode<KvResult, KvQuery, KvQueryResult>;
 
-/** One simulated cluster under one seed. */
-export interface KvCluster {
+/** KV members in one simulation: what the directed trio and the randomised cluster share. */
+export interface KvMembers {
   readonly sim: Simulation;
   readonly bus: SimRaftBus;
   readonly ids: readonly string[];
-  /** Running RaftNodes by id (crashed ones are absent). */
+  /** Running members by id (a crashed one is absent). */
   readonly nodes: Map<string, KvNode>;
-  /** State machines of running nodes. */
+  /** The state machines of running members, by id. */
   readonly machines: Map<string, KvStateMachine>;
+  /** Crashes member `id` (its sockets and timers go) and forgets it. */
+  crash(id: string): void;
+}
+
+/** One simulated cluster under one seed. */
+export interface KvCluster extends KvMembers {
   /** Term → leader, as observed by any node; a second leader in a term is recorded in `violations`. */
   readonly leaders: Map<number, string>;
   readonly violations: string[];
   readonly history: KvOperation[];
-  crash(id: string): void;
   restart(id: string): Promise<void>;
 }
 

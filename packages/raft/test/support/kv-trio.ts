@@ -11,8 +11,9 @@ import { MemoryStorage } from '../../src/storage/memory-storage.js';
 import type { RaftStorage } from '../../src/storage/storage.js';
 import { SimRaftBus } from '../../src/transport/sim-bus.js';
 import type { RaftTransport } from '../../src/transport/transport.js';
+import type { KvMembers, KvNode } from './kv-cluster.js';
 
-export type KvNode = RaftNode<KvResult, KvQuery, KvQueryResult>;
+export type { KvNode };
 
 /** Node options a test may set on top of the trio's (election 300 ms, heartbeat 50 ms, requests 3 s). */
 export type TrioNodeOptions = Partial<
@@ -22,20 +23,11 @@ export type TrioNodeOptions = Partial<
   >
 >;
 
-export interface KvTrio {
-  readonly sim: Simulation;
-  readonly bus: SimRaftBus;
-  readonly ids: readonly string[];
-  /** Running members by id (a crashed one is removed). */
-  readonly nodes: Map<string, KvNode>;
-  /** Their state machines by id (a crashed member's is removed). */
-  readonly machines: Map<string, KvStateMachine>;
+export interface KvTrio extends KvMembers {
   /** The member that led when the trio was ready. */
   readonly leader: KvNode;
   /** The member that leads now, if any. */
   leaderNow(): KvNode | undefined;
-  /** Crashes member `id` (its sockets and timers go) and forgets it. */
-  crash(id: string): void;
 }
 
 export interface KvTrioOptions {
