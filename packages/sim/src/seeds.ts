@@ -11,7 +11,8 @@ export interface RunSeedsOptions {
   readonly scenario: (seed: number) => void | Promise<void>;
   /**
    * How many seeds to run, starting at `firstSeed`; or an explicit list.
-   * The environment variable `SIM_SEEDS` overrides a count.
+   * The environment variable `SIM_SEEDS` overrides a count, and `SIM_SEED_OFFSET` moves a
+   * counted range (not a list) to later seeds.
    * @defaultValue 100
    */
   readonly seeds?: number | readonly number[];
@@ -31,7 +32,7 @@ export interface RunSeedsOptions {
    * @defaultValue false
    */
   readonly keepGoing?: boolean;
-  /** Environment to read `SIM_SEED`/`SIM_SEEDS` from. @defaultValue process.env */
+  /** Environment to read `SIM_SEED`, `SIM_SEEDS` and `SIM_SEED_OFFSET` from. @defaultValue process.env */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -48,7 +49,10 @@ export interface SeedRunReport {
  * whose message carries the seed and a command that replays exactly that seed.
  *
  * `SIM_SEED=<n>` in the environment runs only seed `n` (the replay); `SIM_SEEDS=<count>`
- * changes how many seeds a count-based run covers (a nightly job runs more).
+ * changes how many seeds a count-based run covers (a nightly job runs more), and
+ * `SIM_SEED_OFFSET=<k>` adds `k` to each of them, so that successive long runs explore new
+ * seeds instead of repeating the first ones. A failure's replay command names the seed itself,
+ * so it needs no offset.
  */
 export async function runSeeds(options: RunSeedsOptions): Promise<SeedRunReport> {
   const env = options.env ?? process.env;
@@ -83,7 +87,9 @@ function chooseSeeds(options: RunSeedsOptions, env: Readonly<Record<string, stri
   if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
     throw new RangeError(`seed count must be a non-negative integer, got ${String(count)}`);
   }
-  const start = options.firstSeed ?? 1;
+  const offsetText = env.SIM_SEED_OFFSET;
+  const offset = offsetText !== undefined && offsetText !== '' ? parseSeed(offsetText, 'SIM_SEED_OFFSET') : 0;
+  const start = (options.firstSeed ?? 1) + offset;
   return Array.from({ length: count }, (_, i) => start + i);
 }
 

@@ -58,6 +58,37 @@ test('SIM_SEED replays one seed; SIM_SEEDS changes the count', async () => {
   assert.equal(seen, [1, 2, 3]);
 });
 
+test('SIM_SEED_OFFSET moves a counted range to later seeds, not a list or a replay', async () => {
+  const seen: number[] = [];
+  await runSeeds({
+    seeds: 3,
+    firstSeed: 10,
+    env: { SIM_SEED_OFFSET: '1000' },
+    scenario: (s) => void seen.push(s),
+  });
+  assert.equal(seen, [1010, 1011, 1012]);
+  seen.length = 0;
+  await runSeeds({
+    seeds: 100,
+    env: { SIM_SEEDS: '2', SIM_SEED_OFFSET: '5' },
+    scenario: (s) => void seen.push(s),
+  });
+  assert.equal(seen, [6, 7]);
+  seen.length = 0;
+  await runSeeds({ seeds: [4, 9], env: { SIM_SEED_OFFSET: '5' }, scenario: (s) => void seen.push(s) });
+  assert.equal(seen, [4, 9]);
+  seen.length = 0;
+  await runSeeds({
+    seeds: 100,
+    env: { SIM_SEED: '42', SIM_SEED_OFFSET: '5' },
+    scenario: (s) => void seen.push(s),
+  });
+  assert.equal(seen, [42]);
+  const error = await runSeeds({ env: { SIM_SEED_OFFSET: '-3' }, scenario: () => {} }).catch((e) => e);
+  assert.instance(error, RangeError);
+  assert.match(String(error), 'SIM_SEED_OFFSET must be a whole number');
+});
+
 test('bad SIM_SEED values are rejected with a clear error', async () => {
   const error = await runSeeds({ env: { SIM_SEED: '4x' }, scenario: () => {} }).catch((e) => e);
   assert.instance(error, RangeError);
