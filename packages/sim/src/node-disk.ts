@@ -279,10 +279,6 @@ export class NodeDisk implements Disk {
     return path === '' ? this.root : join(this.root, path);
   }
 
-  /**
-   * Runs `run` once every earlier operation on any of `keys` has settled, so operations on one
-   * path complete in call order. Failures of earlier operations do not block later ones.
-   */
   /** The cached append handle of `p`, opening it (and closing the least recently used beyond 16). */
   async #handle(p: string): Promise<FileHandle> {
     const cached = this.#handles.get(p);
@@ -320,6 +316,10 @@ export class NodeDisk implements Disk {
     await Promise.all(paths.map((p) => this.#serial([p], () => this.#forget(p))));
   }
 
+  /**
+   * Runs `run` once every earlier operation on any of `keys` has settled, so operations on one
+   * path complete in call order. Failures of earlier operations do not block later ones.
+   */
   #serial<T>(keys: readonly string[], run: () => Promise<T>): Promise<T> {
     const earlier: Promise<void>[] = [];
     for (const key of keys) {
