@@ -148,9 +148,12 @@ test('b: a crashed node is declared dead by every survivor within the suspicion 
 
       // The node comes back under the same name (a fresh process, incarnation 1) and everyone
       // sees it join again. Survivors that still list it as dead see it at a higher incarnation:
-      // it refutes its death. Those that reaped it already take incarnation 1 as new.
+      // it refutes its death. Those that reaped it already take incarnation 1 as new. A survivor
+      // may reap it between this snapshot and the re-join (seed 20112: 157 ms apart), but only
+      // once it has been dead for gossipToTheDeadTime.
       const deadIncarnation = Math.max(...deaths.map((e) => e.incarnation));
       const remembered = new Set(survivors.filter((i) => cluster.stateIn(i, victim) === 'dead'));
+      const diedAt = new Map(deaths.map((e) => [e.observer, e.at]));
       await cluster.restart(victimIndex);
       await cluster.join(victimIndex, survivors[0]);
       await cluster.waitConverged(
@@ -161,8 +164,12 @@ test('b: a crashed node is declared dead by every survivor within the suspicion 
       for (const i of survivors) {
         const rejoined = cluster.eventsAbout(victim, 'join', nameOf(i)).filter((e) => e.at > crashedAt);
         assert.is(rejoined.length, 1, `${nameOf(i)} saw ${victim} join again: ${show(rejoined)}`);
-        if (remembered.has(i))
-          assert.ok((rejoined[0]?.incarnation ?? 0) > deadIncarnation, `${nameOf(i)}: ${show(rejoined)}`);
+        const again = rejoined[0];
+        const couldHaveReaped =
+          again !== undefined &&
+          again.at - (diedAt.get(nameOf(i)) ?? again.at) >= tuning.gossipToTheDeadTimeMs;
+        if (remembered.has(i) && !couldHaveReaped)
+          assert.ok((again?.incarnation ?? 0) > deadIncarnation, `${nameOf(i)}: ${show(rejoined)}`);
       }
     },
   });
@@ -180,9 +187,15 @@ test('b: a crashed node is declared dead by every survivor within the suspicion 
 // suspectNode), and unless a push/pull brings the news first it declares the live node dead
 // at its timeout. LAN timing on 10..16 nodes (retransmit limit 8) makes that rare: in a sweep
 // of 2000 seeds it happened once (seed 1530: one node missed the refutation and declared the
-// target dead 27 s later). With localConfig on 5..12 nodes it happens in about one run in
-// seven, faithfully to memberlist. For the same reason only the cut-off node is checked: its
-// own stale suspicions of the others may get one of them declared dead (which then refutes).
+// target dead 27 s later), and once in seeds 20001..20600 (seed 20399: n1 missed it, declared
+// n8 dead at its timeout, and took it back at the higher incarnation 3.7 s later). With
+// localConfig on 5..12 nodes it happens in about one run in seven, faithfully to memberlist.
+// So the test allows that one case and no other: at most one member declares the target dead,
+// it had seen no refutation before (one that had and still declared it dead would be a bug),
+// and it ends up with the target alive at the higher incarnation like everyone else. A
+// refutation that did not work would have every suspecting member declare it dead. For the
+// same reason only the cut-off node is checked: its own stale suspicions of the others may get
+// one of them declared dead (which then refutes).
 test('c: a suspected live node refutes and is never declared dead', async () => {
   await runSeeds({
     seeds: 100,
@@ -234,21 +247,31 @@ test('c: a suspected live node refutes and is never declared dead', async () => 
         `${target} alive everywhere at a higher incarnation`,
       );
       const deaths = cluster.eventsAbout(target, 'leave');
-      assert.equal(deaths, [], `${target} was declared dead:\n${show(deaths)}`);
-      // Everyone that suspected it saw it refute (alive event), nobody saw it join again.
+      assert.ok(deaths.length <= 1, `${target} was declared dead more than once:\n${show(deaths)}`);
+      const missed = deaths[0]?.observer;
+      // Everyone that suspected it saw it refute (alive event); the one member that may have
+      // missed every copy saw it join again at the higher incarnation after declaring it dead.
       for (const s of cluster.eventsAbout(target, 'suspect')) {
         const after = cluster.events.slice(cluster.events.indexOf(s) + 1);
-        const refuted = after.some(
-          (e) =>
-            e.type === 'alive' &&
-            e.node === target &&
-            e.observer === s.observer &&
-            e.incarnation > s.incarnation,
+        const mine = after.filter((e) => e.node === target && e.observer === s.observer);
+        const refutedAt = mine.findIndex((e) => e.type === 'alive' && e.incarnation > s.incarnation);
+        if (s.observer !== missed) {
+          assert.ok(refutedAt >= 0, `${s.observer} saw no refutation`);
+          continue;
+        }
+        const diedAt = mine.findIndex((e) => e.type === 'leave');
+        assert.ok(
+          refutedAt < 0 || refutedAt > diedAt,
+          `${s.observer} declared ${target} dead after seeing it refute:\n${show(mine)}`,
         );
-        assert.ok(refuted, `${s.observer} saw no refutation`);
+        assert.ok(
+          mine.some((e, at) => at > diedAt && e.type === 'join' && e.incarnation > s.incarnation),
+          `${s.observer} never took ${target} back:\n${show(mine)}`,
+        );
       }
+      const rejoins = cluster.eventsAbout(target, 'join').filter((e) => e.at > cutAt);
       assert.equal(
-        cluster.eventsAbout(target, 'join').filter((e) => e.at > cutAt),
+        rejoins.filter((e) => e.observer !== missed),
         [],
       );
     },
@@ -595,7 +618,13 @@ test('a probe that fails after its target refuted accuses only the incarnation i
       await cluster.converged(() => prober.stats().probeFailures > failures, 5_000, 1);
       assert.is(prober.stats().probeFailures, failures + 1, 'the probe started before the update failed');
       assert.is(seen()?.state, 'alive', 'suspected at the new incarnation');
-      assert.equal(cluster.eventsAbout('n1', 'suspect'), []);
+      // A probe already running when the link was cut may have failed before the update and
+      // suspected incarnation 1 (seed 20194), which the update refuted; the new one is never
+      // accused.
+      assert.equal(
+        cluster.eventsAbout('n1', 'suspect').filter((e) => e.incarnation >= 2),
+        [],
+      );
     },
   });
 });
