@@ -508,3 +508,19 @@ so its run is a different but equally likely history. Micro-benchmarks of the sa
 encoding a 1,000-node push/pull 4.05 → 1.18 ms, an alive message 5.0 → 1.25 µs, LZW-compressing
 66 KB 3.1 → 0.4 ms.
 `;
+
+/**
+ * Replaces the section between `begin` and `end` in `document`, or puts `section` right after
+ * the "Simulation" section (else at the end): for the sections other benchmark commands own.
+ */
+export function spliceAfterSimulation(document: string, section: string, begin: string, end: string): string {
+  const from = document.indexOf(begin);
+  const to = document.indexOf(end);
+  if (from >= 0 && to > from) return document.slice(0, from) + section + document.slice(to + end.length);
+  const simEnd = document.indexOf(END);
+  if (simEnd >= 0) {
+    const at = simEnd + END.length;
+    return `${document.slice(0, at)}\n\n${section}${document.slice(at)}`;
+  }
+  return `${document.replace(/\s*$/, '\n')}\n${section}\n`;
+}

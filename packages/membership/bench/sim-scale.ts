@@ -102,7 +102,7 @@ export interface ScaleResult {
 }
 
 /** Watches membership events on every node with O(1) bookkeeping per event. */
-class Watch {
+export class Watch {
   /** Other members (alive or suspect) each node sees. */
   readonly known: Int32Array;
   knownTotal = 0;
@@ -160,20 +160,20 @@ class Watch {
   }
 }
 
-function quantile(values: readonly number[], q: number): number {
+export function quantile(values: readonly number[], q: number): number {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
 }
 
 /** JS heap in use after a full collection (the worker runs with --expose-gc). */
-function liveHeap(): number {
+export function liveHeap(): number {
   (globalThis as { gc?: () => void }).gc?.();
   return process.memoryUsage().heapUsed;
 }
 
 /** Measures one phase: simulated, wall and CPU time. */
-function meter(now: () => number): () => PhaseCost {
+export function meter(now: () => number): () => PhaseCost {
   const sim0 = now();
   const wall0 = performance.now();
   const cpu0 = process.cpuUsage();

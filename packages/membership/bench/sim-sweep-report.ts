@@ -1,7 +1,7 @@
 // Renders the Lifeguard slowness sweep (sim-sweep.ts) as its own section of
 // docs/benchmarks/membership.md, after the "Simulation" section.
 import type { LifeguardResult } from './sim-lifeguard.js';
-import { fmt, END as SIM_END, sec, spread, table } from './sim-report.js';
+import { fmt, sec, spliceAfterSimulation, spread, table } from './sim-report.js';
 
 export const SWEEP_BEGIN = '<!-- sweep:begin -->';
 export const SWEEP_END = '<!-- sweep:end -->';
@@ -122,14 +122,5 @@ export function renderSweep(input: SweepInput): string {
 
 /** Replaces the sweep section, or puts it right after the "Simulation" section (else at the end). */
 export function spliceSweep(document: string, section: string): string {
-  const begin = document.indexOf(SWEEP_BEGIN);
-  const end = document.indexOf(SWEEP_END);
-  if (begin >= 0 && end > begin)
-    return document.slice(0, begin) + section + document.slice(end + SWEEP_END.length);
-  const simEnd = document.indexOf(SIM_END);
-  if (simEnd >= 0) {
-    const at = simEnd + SIM_END.length;
-    return `${document.slice(0, at)}\n\n${section}${document.slice(at)}`;
-  }
-  return `${document.replace(/\s*$/, '\n')}\n${section}\n`;
+  return spliceAfterSimulation(document, section, SWEEP_BEGIN, SWEEP_END);
 }

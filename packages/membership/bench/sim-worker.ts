@@ -1,6 +1,7 @@
-// One simulation run in a process of its own (spawned by sim-main.ts): a fresh heap and JIT per
+// One simulation run in a process of its own (spawned by sim-runner.ts): a fresh heap and JIT per
 // run, a heap limit of its own, and CPU time that belongs to this run alone. The job comes as
 // JSON in argv[2]; the result goes to stdout as one line `RESULT <json>`; progress to stderr.
+import { runConverged } from './sim-converged.js';
 import { encodeResult, type Job } from './sim-job.js';
 import { runLifeguard } from './sim-lifeguard.js';
 import { runScale } from './sim-scale.js';
@@ -14,7 +15,9 @@ async function main(): Promise<void> {
   const result =
     job.kind === 'scale'
       ? await runScale({ ...job.settings, log })
-      : await runLifeguard({ ...job.settings, log });
+      : job.kind === 'converged'
+        ? await runConverged({ ...job.settings, log })
+        : await runLifeguard({ ...job.settings, log });
   process.stdout.write(`RESULT ${encodeResult(result)}\n`);
 }
 

@@ -159,4 +159,34 @@ test('randomNodes: up to k distinct records that pass the filter', () => {
   assert.is(hits.size, 9);
 });
 
+test('own: a frozen (shared) record is copied before a change, in the map and in the probe order', () => {
+  const shared = ['a', 'b', 'c', 'd'].map((name) => Object.freeze(record(name)));
+  const first = new NodeTable(new SeededRandom(1));
+  const second = new NodeTable(new SeededRandom(2));
+  for (const r of shared) {
+    first.add(r);
+    second.add(r);
+  }
+  const original = first.get('c') as NodeRecord;
+  const position = first.all.indexOf(original);
+  const mine = first.own(original);
+  assert.is.not(mine, original);
+  mine.state = NodeState.suspect;
+  mine.incarnation = 7;
+  assert.is(first.get('c'), mine);
+  assert.is(first.all[position], mine, 'the copy takes the same place in the probe order');
+  assert.is(first.all.length, 4);
+  assert.is(first.own(mine), mine, 'a record already owned is returned as it is');
+  // The other table and the shared record itself are untouched.
+  assert.is(second.get('c'), original);
+  assert.is(original.state, NodeState.alive);
+  assert.is(original.incarnation, 1);
+});
+
+test('own: an unfrozen record is the table own and is returned unchanged', () => {
+  const t = table(3, ['x']);
+  const x = t.get('x') as NodeRecord;
+  assert.is(t.own(x), x);
+});
+
 test.run();

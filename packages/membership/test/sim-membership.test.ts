@@ -15,6 +15,7 @@ import {
   lanConfig,
   localConfig,
   type MemberlistTuning,
+  NodeState,
   suspicionTimeout,
 } from '../src/index.js';
 import { hostOf, nameOf, type RecordedEvent, SimCluster, seedOf } from './support/sim-cluster.js';
@@ -625,6 +626,58 @@ test('a probe that fails after its target refuted accuses only the incarnation i
         cluster.eventsAbout('n1', 'suspect').filter((e) => e.incarnation >= 2),
         [],
       );
+    },
+  });
+});
+
+// ------------------------------------------------------------------------------ shared views
+
+// The converged-start benchmark (bench/sim-converged.ts) builds every member's view from one
+// frozen record per member, shared by all views. The runtime must copy a shared record before
+// it changes it: a crash then reaches every survivor's view, and no view sees another's changes.
+test('views built from shared frozen records: a crash is detected, each member changes only its own copy', async () => {
+  await runSeeds({
+    seeds: 10,
+    file,
+    scenario: async (seed) => {
+      const size = 6 + (seed % 5);
+      const cluster = await SimCluster.start({ seed, size, tuning: localConfig() });
+      const shared = cluster.indexes.map((i) => {
+        const own = cluster.ml(i).table.get(nameOf(i));
+        assert.ok(own !== undefined);
+        return Object.freeze({ ...own });
+      });
+      for (const i of cluster.indexes)
+        for (const record of shared) if (record.name !== nameOf(i)) cluster.ml(i).table.add(record);
+      assert.ok(cluster.allRunningAlive(), cluster.describeViews());
+      const victimIndex = new SeededRandom(seed).int(0, size);
+      const victim = nameOf(victimIndex);
+      const survivors = cluster.indexes.filter((i) => i !== victimIndex);
+      cluster.crash(victimIndex);
+      await cluster.waitConverged(
+        () => survivors.every((i) => cluster.stateIn(i, victim) === 'dead'),
+        60_000,
+        `${victim} dead everywhere`,
+      );
+      // The shared record still says what it said; each survivor holds a copy of its own.
+      const record = shared[victimIndex];
+      assert.is(record?.state, NodeState.alive);
+      const copies = new Set(survivors.map((i) => cluster.ml(i).table.get(victim)));
+      assert.is(copies.size, survivors.length, 'one private copy per survivor');
+      assert.not.ok(copies.has(record), 'no survivor changed the shared record');
+      // Nobody else was touched, and every survivor's probe order still holds every member.
+      for (const i of survivors) {
+        assert.is(cluster.ml(i).table.size, size);
+        assert.equal(
+          cluster
+            .ml(i)
+            .table.all.map((r) => r.name)
+            .sort(),
+          cluster.indexes.map(nameOf).sort(),
+        );
+      }
+      const others = cluster.events.filter((e) => e.node !== victim && e.type !== 'join');
+      assert.equal(others, [], show(others));
     },
   });
 });

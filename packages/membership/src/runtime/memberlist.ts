@@ -516,6 +516,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       encodeAlive(alive),
       notify === null ? { name: alive.node } : { name: alive.node, onDone: notify },
     );
+    record = this.table.own(record);
     if (vsn.length === 6) record.vsn = vsn.slice();
     record.incarnation = alive.incarnation;
     record.meta = (alive.meta ?? EMPTY).slice();
@@ -541,7 +542,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
 
   /** @internal Applies a suspect message (memberlist `suspectNode`). */
   suspectNode(suspect: Suspect): void {
-    const record = this.table.get(suspect.node);
+    let record = this.table.get(suspect.node);
     if (record === undefined || suspect.incarnation < record.incarnation) return;
     const running = this.#suspicions.get(suspect.node);
     if (running !== undefined) {
@@ -557,6 +558,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     }
     this.broadcasts.queue(encodeSuspect(suspect), { name: suspect.node });
     this.counters.counts.suspects++;
+    record = this.table.own(record);
     record.incarnation = suspect.incarnation;
     record.state = NodeState.suspect;
     const changedAt = this.opts.clock.now();
@@ -581,7 +583,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
 
   /** @internal Applies a dead message (memberlist `deadNode`); `from === node` means a leave. */
   deadNode(dead: Dead, notify: ((sent: boolean) => void) | null): void {
-    const record = this.table.get(dead.node);
+    let record = this.table.get(dead.node);
     if (record === undefined || dead.incarnation < record.incarnation) return;
     this.#clearSuspicion(record.name);
     if (isDeadOrLeft(record)) return;
@@ -595,6 +597,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       encodeDead(dead),
       notify === null ? { name: dead.node } : { name: dead.node, onDone: notify },
     );
+    record = this.table.own(record);
     record.incarnation = dead.incarnation;
     record.state = dead.node === dead.from ? NodeState.left : NodeState.dead;
     record.stateChange = this.opts.clock.now();

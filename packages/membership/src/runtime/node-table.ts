@@ -51,6 +51,22 @@ export class NodeTable {
   }
 
   /**
+   * The record of `record.name` that this table may change. A frozen record is shared with other
+   * tables (a large simulation builds every member's converged view from one set of records,
+   * since N views of N private records do not fit in memory at N = 10,000): it is replaced here,
+   * in the map and in the probe order, by a private copy, which is returned. An unfrozen record
+   * is this table's own and is returned as it is. Callers take it before every change.
+   */
+  own(record: NodeRecord): NodeRecord {
+    if (!Object.isFrozen(record)) return record;
+    const copy: NodeRecord = { ...record };
+    this.#byName.set(record.name, copy);
+    const at = this.#list.indexOf(record);
+    if (at >= 0) this.#list[at] = copy;
+    return copy;
+  }
+
+  /**
    * The next node to probe: round-robin over the list, skipping `self` and dead or left nodes.
    * When the walk wraps, nodes dead or left for longer than `deadTimeMs` are removed (through
    * `onReap`) and the order is reshuffled. Returns `undefined` when there is nobody to probe.
