@@ -7,7 +7,15 @@
 // build is the real runtime on the simulated network, as in sim-scale.ts.
 import { lanConfig, pushPullScale } from '@clusteros/membership';
 import { type ClusterNode, SimCluster } from './sim-cluster.js';
-import { liveHeap, meter, type PhaseCost, quantile, SCALE_LINK, Watch } from './sim-scale.js';
+import {
+  type FailureResult,
+  liveHeap,
+  meter,
+  type PhaseCost,
+  quantile,
+  SCALE_LINK,
+  Watch,
+} from './sim-scale.js';
 
 export interface ConvergedSettings {
   readonly n: number;
@@ -50,15 +58,7 @@ export interface ConvergedResult {
     readonly pushPullsPerNodeMinute: number;
     readonly suspicions: number;
   };
-  readonly failure: {
-    readonly victim: string;
-    readonly firstSuspectMs: number;
-    readonly firstDeadMs: number;
-    readonly medianDeadMs: number;
-    readonly allDeadMs: number;
-    readonly survivorsDead: number;
-    readonly survivors: number;
-  };
+  readonly failure: FailureResult;
   /** Suspicions and dead declarations of live members over the whole run. */
   readonly falseSuspicions: number;
   readonly falseDeaths: number;
@@ -202,7 +202,7 @@ export async function runConverged(settings: ConvergedSettings): Promise<Converg
   await cluster.runUntil(() => watch.victimDeadCount >= survivors, settings.phaseLimitMs, 10);
   const failCost = failMeter();
   const deadTimes = Array.from(watch.victimDeadAt).filter((_, i) => i !== victim);
-  const failure = {
+  const failure: FailureResult = {
     victim: watch.victim,
     firstSuspectMs: watch.firstVictimSuspectAt - crashAt,
     firstDeadMs: quantile(deadTimes, 0) - crashAt,

@@ -220,9 +220,11 @@ function tenThousandNote(input: ReportInput): string {
       `N² = ${fmt(n * n)} records. The full runs measured ${fmt(perPair, 0)} bytes of JS heap per known ` +
       `(observer, member) pair, which puts a converged ${fmt(n)}-node view at about ${fmt(projectedGiB, 0)} GiB ` +
       `of heap, against ${fmt(input.facts.memoryGiB)} GiB of memory on this machine: neither the join nor ` +
-      'the "converged view built directly" fallback fits, in any one process. (The work grows the same way: ' +
+      'a converged view of private records fits, in any one process. (The work grows the same way: ' +
       'spreading N alive messages to N members is N² deliveries, so the join phase costs about N² in CPU ' +
-      'as well; compare the join-phase speed of the full runs.)',
+      'as well; compare the join-phase speed of the full runs.) The section "Large clusters from a ' +
+      'converged start" measures one join, the steady-state traffic and one failure at this size, with views ' +
+      'that share one record per member.',
   );
   return lines.join('\n');
 }
