@@ -1,9 +1,12 @@
 import { type Clock, sanitizeDelay, type TimerHandle } from './clock.js';
 import { type HeapEntry, MinHeap } from './heap.js';
 
+const noop = (): void => {};
+
 interface TimerEntry extends HeapEntry {
   readonly id: number;
-  readonly fn: () => void;
+  /** Replaced by a no-op when the timer is cancelled (see #cancel). */
+  fn: () => void;
   /** 0 for one-shot timers. */
   readonly every: number;
   cancelled: boolean;
@@ -207,6 +210,11 @@ export class SimClock implements Clock {
     const entry = this.#live.get(handle.id);
     if (entry === undefined) return;
     entry.cancelled = true;
+    // The entry stays in the queue until it reaches the top (deleting from the middle of a heap
+    // costs more than skipping it then); dropping its callback now frees what the callback holds,
+    // as a real clearTimeout does. A timeout guarding a large transfer (a 10 s TCP deadline
+    // around a whole-view push/pull) otherwise kept its buffers alive for the full 10 s.
+    entry.fn = noop;
     this.#live.delete(handle.id);
   }
 

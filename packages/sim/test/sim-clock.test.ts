@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SimClock } from '../src/sim-clock.js';
@@ -176,6 +178,26 @@ test('halt cancels a view’s timers and refuses new ones until resume', () => {
   view.setTimeout(() => count++, 1);
   clock.advanceSync(1);
   assert.is(count, 2);
+});
+
+test('a cancelled timer no longer holds what its callback captured', async () => {
+  // A real clearTimeout lets the callback go; the simulated one must too, or every deadline
+  // around a large transfer keeps its buffers alive until the deadline's original time.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const clock = new SimClock();
+  const arm = (): WeakRef<Uint8Array> => {
+    const payload = new Uint8Array(1 << 20);
+    const handle = clock.setTimeout(() => payload.fill(1), 10_000);
+    clock.clearTimeout(handle);
+    return new WeakRef(payload);
+  };
+  const ref = arm();
+  // WeakRef targets live until the current job ends; then a full collection may clear them.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  gc();
+  assert.is(ref.deref(), undefined, 'the cancelled callback still holds its payload');
+  await clock.advance(20_000);
 });
 
 test.run();
