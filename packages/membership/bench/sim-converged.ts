@@ -7,15 +7,7 @@
 // build is the real runtime on the simulated network, as in sim-scale.ts.
 import { lanConfig, pushPullScale } from '@clusteros/membership';
 import { type ClusterNode, SimCluster } from './sim-cluster.js';
-import {
-  type FailureResult,
-  liveHeap,
-  meter,
-  type PhaseCost,
-  quantile,
-  SCALE_LINK,
-  Watch,
-} from './sim-scale.js';
+import { type FailureResult, liveHeap, meter, type PhaseCost, SCALE_LINK, Watch } from './sim-scale.js';
 
 export interface ConvergedSettings {
   readonly n: number;
@@ -201,16 +193,7 @@ export async function runConverged(settings: ConvergedSettings): Promise<Converg
   const survivors = total - 1;
   await cluster.runUntil(() => watch.victimDeadCount >= survivors, settings.phaseLimitMs, 10);
   const failCost = failMeter();
-  const deadTimes = Array.from(watch.victimDeadAt).filter((_, i) => i !== victim);
-  const failure: FailureResult = {
-    victim: watch.victim,
-    firstSuspectMs: watch.firstVictimSuspectAt - crashAt,
-    firstDeadMs: quantile(deadTimes, 0) - crashAt,
-    medianDeadMs: quantile(deadTimes, 0.5) - crashAt,
-    allDeadMs: watch.victimDeadCount >= survivors ? quantile(deadTimes, 1) - crashAt : Number.NaN,
-    survivorsDead: watch.victimDeadCount,
-    survivors,
-  };
+  const failure = watch.failure(victim, crashAt, survivors);
   log(
     `  n=${n}: crash of ${failure.victim}: every survivor has it dead after ` +
       `${(failure.allDeadMs / 1000).toFixed(1)} s (${(failCost.wallMs / 1000).toFixed(0)} s wall)`,

@@ -158,9 +158,23 @@ export class Watch {
       else if (Number.isNaN(this.firstVictimSuspectAt)) this.firstVictimSuspectAt = this.now();
     });
   }
+
+  /** What the crash of node `victim` (index) at `crashAt` came to, among `survivors` live members. */
+  failure(victim: number, crashAt: number, survivors: number): FailureResult {
+    const deadTimes = Array.from(this.victimDeadAt).filter((_, i) => i !== victim);
+    return {
+      victim: this.victim,
+      firstSuspectMs: this.firstVictimSuspectAt - crashAt,
+      firstDeadMs: quantile(deadTimes, 0) - crashAt,
+      medianDeadMs: quantile(deadTimes, 0.5) - crashAt,
+      allDeadMs: this.victimDeadCount >= survivors ? quantile(deadTimes, 1) - crashAt : Number.NaN,
+      survivorsDead: this.victimDeadCount,
+      survivors,
+    };
+  }
 }
 
-export function quantile(values: readonly number[], q: number): number {
+function quantile(values: readonly number[], q: number): number {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
@@ -362,16 +376,7 @@ export async function runScale(settings: ScaleSettings): Promise<ScaleResult> {
     10,
   );
   const failCost = failMeter();
-  const deadTimes = Array.from(watch.victimDeadAt).filter((_, i) => i !== victim);
-  const failureResult: FailureResult = {
-    victim: watch.victim,
-    firstSuspectMs: watch.firstVictimSuspectAt - crashAt,
-    firstDeadMs: quantile(deadTimes, 0) - crashAt,
-    medianDeadMs: quantile(deadTimes, 0.5) - crashAt,
-    allDeadMs: watch.victimDeadCount === survivors ? quantile(deadTimes, 1) - crashAt : Number.NaN,
-    survivorsDead: watch.victimDeadCount,
-    survivors,
-  };
+  const failureResult = watch.failure(victim, crashAt, survivors);
   log(
     `  n=${n}: crash of ${watch.victim}: first dead after ${(failureResult.firstDeadMs / 1000).toFixed(1)} s, ` +
       `${failureResult.survivorsDead}/${survivors} after ${(failureResult.allDeadMs / 1000).toFixed(1)} s ` +
