@@ -1,13 +1,9 @@
 // The converged-start benchmark (sim-converged.ts), one worker process per cluster size:
 //   npm run bench:membership:converged -- [--sizes 1000,10000] [--seed 1] [--steady-s 60] [--no-write]
-import { readFile, writeFile } from 'node:fs/promises';
-import { availableParallelism, totalmem } from 'node:os';
-import { join } from 'node:path';
 import type { ConvergedResult } from './sim-converged.js';
 import { renderConverged, spliceConverged } from './sim-converged-report.js';
-import { log, numbers, one, REPO, runCli, runJob, UsageError } from './sim-runner.js';
+import { log, machineLine, numbers, one, publishSection, runCli, runJob, UsageError } from './sim-runner.js';
 
-const REPORT = join(REPO, 'docs/benchmarks/membership.md');
 const COMMAND =
   'node --conditions=@clusteros/source --import tsx packages/membership/bench/sim-converged-main.ts';
 
@@ -79,15 +75,11 @@ async function main(argv: readonly string[]): Promise<void> {
     command: [COMMAND, ...argv].join(' '),
     startedAt,
     finishedAt: new Date(),
-    machine: `${availableParallelism()} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`,
+    machine: machineLine(),
     runs,
     errors,
   });
-  console.log(section);
-  if (args.write) {
-    await writeFile(REPORT, spliceConverged(await readFile(REPORT, 'utf8'), section));
-    log(`wrote ${REPORT}`);
-  }
+  await publishSection(section, args.write, spliceConverged);
 }
 
 runCli('converged', USAGE, () => main(process.argv.slice(2)));

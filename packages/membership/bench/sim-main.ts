@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, release, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { lanConfig, pushPullScale } from '@clusteros/membership';
 import type { Job } from './sim-job.js';
 import { LIFEGUARD, type LifeguardResult } from './sim-lifeguard.js';
@@ -19,10 +19,9 @@ import {
   type ScaleRun,
   spliceSection,
 } from './sim-report.js';
-import { log, numbers, one, pool, REPO, runCli, runJob, UsageError } from './sim-runner.js';
+import { log, numbers, one, pool, REPORT, runCli, runJob, UsageError } from './sim-runner.js';
 import type { ScaleResult } from './sim-scale.js';
 
-const REPORT = join(REPO, 'docs/benchmarks/membership.md');
 const COMMAND = 'node --conditions=@clusteros/source --import tsx packages/membership/bench/sim-main.ts';
 
 const USAGE = `usage: npm run bench:membership:sim -- [options]

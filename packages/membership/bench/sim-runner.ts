@@ -1,6 +1,8 @@
 // Runs simulation jobs in worker processes (sim-worker.ts), a few at a time: shared by the
 // simulation benchmark (sim-main.ts) and the Lifeguard slowness sweep (sim-sweep.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeResult, type Job } from './sim-job.js';
@@ -8,6 +10,8 @@ import { decodeResult, type Job } from './sim-job.js';
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The repository root, where workers run. */
 export const REPO = resolve(HERE, '../../..');
+/** The membership benchmark document every simulation benchmark writes its section of. */
+export const REPORT = join(REPO, 'docs/benchmarks/membership.md');
 const WORKER = join(HERE, 'sim-worker.ts');
 
 /** Worker processes still running: killed (by PID) if this process is interrupted. */
@@ -117,4 +121,21 @@ export function one(flag: string, text: string | undefined, min: number, max: nu
   const values = numbers(flag, text, min, max);
   if (values.length !== 1) throw new UsageError(`${flag} takes one number`);
   return values[0] as number;
+}
+
+/** The machine in one line, for a section's header: CPUs, memory, Node.js. */
+export function machineLine(): string {
+  return `${availableParallelism()} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`;
+}
+
+/** Prints `section` and, with `write`, puts it into the report through `splice`. */
+export async function publishSection(
+  section: string,
+  write: boolean,
+  splice: (document: string, section: string) => string,
+): Promise<void> {
+  console.log(section);
+  if (!write) return;
+  await writeFile(REPORT, splice(await readFile(REPORT, 'utf8'), section));
+  log(`wrote ${REPORT}`);
 }

@@ -4,14 +4,20 @@
 // docs/benchmarks/membership.md.
 //   npm run bench:membership:sweep -- [--delays 500-3000,1000-6000,2000-12000] [--sizes 50]
 //     [--seeds 3] [--minutes 30] [--jobs 2] [--no-write]
-import { readFile, writeFile } from 'node:fs/promises';
-import { availableParallelism, totalmem } from 'node:os';
-import { join } from 'node:path';
 import { LIFEGUARD, type LifeguardResult } from './sim-lifeguard.js';
-import { log, numbers, one, pool, REPO, runCli, runJob, UsageError } from './sim-runner.js';
+import {
+  log,
+  machineLine,
+  numbers,
+  one,
+  pool,
+  publishSection,
+  runCli,
+  runJob,
+  UsageError,
+} from './sim-runner.js';
 import { renderSweep, type SweepCell, spliceSweep } from './sim-sweep-report.js';
 
-const REPORT = join(REPO, 'docs/benchmarks/membership.md');
 const COMMAND = 'node --conditions=@clusteros/source --import tsx packages/membership/bench/sim-sweep.ts';
 
 const USAGE = `usage: npm run bench:membership:sweep -- [options]
@@ -122,7 +128,7 @@ async function main(argv: readonly string[]): Promise<void> {
     command: [COMMAND, ...argv].join(' '),
     startedAt,
     finishedAt: new Date(),
-    machine: `${availableParallelism()} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`,
+    machine: machineLine(),
     sizes: args.sizes,
     seeds,
     windowMs,
@@ -131,11 +137,7 @@ async function main(argv: readonly string[]): Promise<void> {
     cells: cells satisfies SweepCell[],
     errors,
   });
-  console.log(section);
-  if (args.write) {
-    await writeFile(REPORT, spliceSweep(await readFile(REPORT, 'utf8'), section));
-    log(`wrote ${REPORT}`);
-  }
+  await publishSection(section, args.write, spliceSweep);
 }
 
 runCli('sweep', USAGE, () => main(process.argv.slice(2)));
