@@ -94,7 +94,13 @@ test('cgroup mode on this host: cgroup.conf written, a job confined to the memor
     const cgroup = await waitUntil('the job has a memory cgroup', 10_000, () =>
       jobCgroup('/sys/fs/cgroup/memory', id),
     );
-    const limit = Number((await readFile(join(cgroup, 'memory.limit_in_bytes'), 'utf8')).trim());
+    // slurmstepd creates the job's cgroup before it writes the limit into it (one CI run read
+    // the kernel's 'no limit' in between): wait, bounded, until a limit is set, then check it.
+    const unlimited = 2 ** 62;
+    const limit = await waitUntil('the job cgroup has a memory limit', 10_000, async () => {
+      const value = Number((await readFile(join(cgroup, 'memory.limit_in_bytes'), 'utf8')).trim());
+      return value < unlimited ? value : undefined;
+    });
     assert.is(limit, 64 * 1024 * 1024, 'the job cannot use more memory than it asked for');
     assert.equal([...workerCtx.failures, ...controllerCtx.failures], []);
   } finally {
