@@ -29,6 +29,14 @@ export interface Disk {
   writeFile(path: string, data: Uint8Array): Promise<void>;
   /** Appends `data`, creating the file if missing. */
   appendFile(path: string, data: Uint8Array): Promise<void>;
+  /**
+   * Optional: appends `data` (creating the file if missing) and makes the file's content durable
+   * before resolving: `appendFile` then `sync` as one step. A disk that can do both in one
+   * system call (a descriptor opened with `O_DSYNC`) saves a round trip through the I/O thread
+   * per durable append, which is what a write-ahead log waits for on every commit. A crash
+   * before it resolves may keep any prefix of `data`, as with `appendFile`.
+   */
+  appendDurable?(path: string, data: Uint8Array): Promise<void>;
   /** Shortens (or zero-extends) a file to `length` bytes. */
   truncate(path: string, length: number): Promise<void>;
   /** Makes the file's current content durable (fsync). */

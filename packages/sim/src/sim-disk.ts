@@ -256,6 +256,17 @@ export class SimDisk implements Disk {
     });
   }
 
+  /**
+   * An `appendFile` followed by a `sync` of the same path: two operations, each with its own
+   * latency, faults and statistics, so a crash between them leaves the append unsynced (what a
+   * crash during an `O_DSYNC` write may leave too).
+   */
+  async appendDurable(path: string, data: Uint8Array): Promise<void> {
+    // Both queued at once (operations on one path run in call order), so nothing else on this
+    // path slips between them; the append settles first, so its failure is the one reported.
+    await Promise.all([this.appendFile(path, data), this.sync(path)]);
+  }
+
   async truncate(path: string, length: number): Promise<void> {
     const p = normalizeDiskPath(path);
     checkLength(length);

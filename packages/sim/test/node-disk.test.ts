@@ -101,4 +101,42 @@ node(
   },
 );
 
+node('appendDurable writes through one O_DSYNC descriptor (Linux: read from /proc)', async () => {
+  if (process.platform !== 'linux') return;
+  const root = await tempRoot();
+  const { readdir, readFile, readlink } = await import('node:fs/promises');
+  const { constants } = await import('node:fs');
+  /** The open flags of every descriptor of this process on `path`, from /proc/self/fdinfo. */
+  const flagsOn = async (path: string): Promise<number[]> => {
+    const flags: number[] = [];
+    for (const fd of await readdir('/proc/self/fd')) {
+      const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+      if (target !== path) continue;
+      const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '');
+      const octal = /^flags:\s*([0-7]+)$/m.exec(info)?.[1];
+      if (octal !== undefined) flags.push(Number.parseInt(octal, 8));
+    }
+    return flags;
+  };
+  try {
+    const disk = new NodeDisk(root);
+    const file = join(root, 'wal.log');
+    for (let i = 0; i < 20; i++) await disk.appendDurable('wal.log', new Uint8Array([i]));
+    const durable = await flagsOn(file);
+    assert.is(durable.length, 1, 'one cached descriptor for every durable append');
+    assert.ok((durable[0] ?? 0) & constants.O_DSYNC, 'opened with O_DSYNC');
+    assert.ok((durable[0] ?? 0) & constants.O_APPEND, 'opened with O_APPEND');
+    // A plain append swaps it for an ordinary descriptor: no O_DSYNC cost where none was asked.
+    await disk.appendFile('wal.log', new Uint8Array([20]));
+    const plain = await flagsOn(file);
+    assert.is(plain.length, 1);
+    assert.is((plain[0] ?? 0) & constants.O_DSYNC, 0);
+    assert.equal(await disk.stat('wal.log'), { size: 21 });
+    await disk.close();
+    assert.equal(await flagsOn(file), []);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
 node.run();

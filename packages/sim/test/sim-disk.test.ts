@@ -108,6 +108,33 @@ crash('the atomic replace pattern never yields a half file, whatever step the cr
   }
 });
 
+crash(
+  'appendDurable: durable once resolved; a crash between its append and its sync keeps a prefix',
+  async () => {
+    const disk = new SimDisk();
+    await disk.appendFile('log', bytes('head,'));
+    await disk.sync('log');
+    await disk.syncDir('');
+    await disk.appendDurable('log', bytes('kept,'));
+    disk.crash();
+    assert.is(str(await disk.readFile('log')), 'head,kept,');
+
+    // The sync fails: the append happened but is not durable, exactly as an unsynced append.
+    disk.failNext('sync');
+    const error = await rejection(disk.appendDurable('log', bytes('maybe')));
+    assert.ok(isDiskFaultError(error) && error.op === 'sync');
+    assert.is(str(await disk.readFile('log')), 'head,kept,maybe');
+    disk.crash({ tornTail: false });
+    assert.is(str(await disk.readFile('log')), 'head,kept,');
+
+    // The append fails: nothing changes, and the failure reported is the append's.
+    disk.failNext('append');
+    const appendError = await rejection(disk.appendDurable('log', bytes('never')));
+    assert.ok(isDiskFaultError(appendError) && appendError.op === 'append');
+    assert.is(str(await disk.readFile('log')), 'head,kept,');
+  },
+);
+
 crash('rename and remove without syncDir revert', async () => {
   const disk = new SimDisk();
   await disk.writeFile('a', bytes('A'));

@@ -93,6 +93,40 @@ export function diskContract(name: string, make: () => Promise<DiskFixture>): Te
     assert.is(str(await disk.readFile('log')), 'one,two,three');
   });
 
+  s('appendDurable appends like appendFile, interleaved with it in call order', async (ctx) => {
+    const disk = diskOf(ctx);
+    const appendDurable = disk.appendDurable?.bind(disk);
+    assert.ok(appendDurable, 'this disk implements appendDurable');
+    await appendDurable('log', bytes('one,'));
+    const calls = [
+      disk.appendFile('log', bytes('two,')),
+      appendDurable('log', bytes('three,')),
+      appendDurable('log', new Uint8Array(0)),
+      disk.appendFile('log', bytes('four,')),
+      appendDurable('log', bytes('five')),
+    ];
+    const read = disk.readFile('log');
+    await Promise.all(calls);
+    assert.is(str(await read), 'one,two,three,four,five');
+    await disk.sync('log');
+    assert.equal(await disk.stat('log'), { size: 23 });
+  });
+
+  s('appendDurable rejects like appendFile: missing folder, a folder, a bad path', async (ctx) => {
+    const disk = diskOf(ctx);
+    const appendDurable = disk.appendDurable?.bind(disk);
+    assert.ok(appendDurable, 'this disk implements appendDurable');
+    await expectNotFound(appendDurable('wal/0001.log', bytes('x')), 'wal/0001.log');
+    await disk.mkdir('d');
+    await expectKind(appendDurable('d', bytes('x')), 'file');
+    await expectInvalidPath(appendDurable('../escape', bytes('x')));
+    const data = bytes('abc');
+    const appended = appendDurable('copy', data);
+    data.fill(0);
+    await appended;
+    assert.is(str(await disk.readFile('copy')), 'abc');
+  });
+
   s('truncate shortens and zero-extends', async (ctx) => {
     const disk = diskOf(ctx);
     await disk.writeFile('f', bytes('abcdef'));
