@@ -1,5 +1,6 @@
-// One run of one system: start a fresh 3-member cluster, check it answers correctly, then the
-// phases in a fixed order — writes at concurrency 1/16/64 and linearizable reads at 64 against the
+// One run of one system: start a fresh 3-member cluster, check it answers correctly, record c=1
+// writes straight after the start (cold), warm the processes up unrecorded, then the phases in a
+// fixed order — writes at concurrency 1/16/64 and linearizable reads at 64 against the
 // leader, a planned leadership transfer under load, and last (it leaves 2 members) a SIGKILL of
 // the leader under load — then stop it and delete its data.
 
@@ -22,6 +23,12 @@ export interface ScenarioSettings {
   readonly timings: RaftTimings;
   readonly warmupMs: number;
   readonly durationMs: number;
+  /**
+   * Unrecorded c=16 writes after the cold phase and before the measured phases, so that the
+   * measured phases see processes in their steady state: V8 compiles raft-kv's hot paths with its
+   * optimizing compiler only after they have run for a few thousand requests.
+   */
+  readonly processWarmupMs: number;
   /** Per-request deadline in the disruption phases. */
   readonly disruptionTimeoutMs: number;
   readonly disruptionConcurrency: number;
@@ -32,6 +39,8 @@ export interface ScenarioSettings {
 export interface SystemRun {
   readonly system: SystemName;
   readonly startupMs: number;
+  /** c=1 writes for one phase length straight after the start, without any warm-up. */
+  readonly cold: LoadResult;
   readonly writes: { readonly c1: LoadResult; readonly c16: LoadResult; readonly c64: LoadResult };
   readonly reads: LoadResult;
   readonly transfer: DisruptionResult & { readonly leaderMovedToTarget: boolean };
@@ -155,6 +164,7 @@ export async function runSystem(
       path: string,
       bodies: readonly Buffer[],
       concurrency: number,
+      window = { warmupMs: settings.warmupMs, durationMs: settings.durationMs },
     ): Promise<LoadResult> => {
       // Looked up before every phase: the load goes to whoever leads now.
       const leader = await findLeader(client, cluster);
@@ -163,8 +173,8 @@ export async function runSystem(
         path,
         bodies,
         concurrency,
-        warmupMs: settings.warmupMs,
-        durationMs: settings.durationMs,
+        warmupMs: window.warmupMs,
+        durationMs: window.durationMs,
         timeoutMs: LOAD_TIMEOUT_MS,
         serverPids,
         targetPid: leader.child.pid,
@@ -185,6 +195,12 @@ export async function runSystem(
           `failed ${r.failures} ${JSON.stringify(r.failuresBy)}, call ${r.disruptMs.toFixed(0)} ms`,
       );
     settings.log(`  ${system} started in ${cluster.startupMs.toFixed(0)} ms`);
+    const cold = await load('/v3/kv/put', workload.putBodies, 1, {
+      warmupMs: 0,
+      durationMs: settings.durationMs,
+    });
+    show('writes c=1 straight after the start', cold);
+    await load('/v3/kv/put', workload.putBodies, 16, { warmupMs: 0, durationMs: settings.processWarmupMs });
     const c1 = await load('/v3/kv/put', workload.putBodies, 1);
     show('writes c=1', c1);
     const c16 = await load('/v3/kv/put', workload.putBodies, 16);
@@ -197,7 +213,15 @@ export async function runSystem(
     showDisruption(`transfer (to target: ${transfer.leaderMovedToTarget})`, transfer);
     const failover = await failoverPhase(client, cluster, workload, settings);
     showDisruption('failover', failover);
-    return { system, startupMs: cluster.startupMs, writes: { c1, c16, c64 }, reads, transfer, failover };
+    return {
+      system,
+      startupMs: cluster.startupMs,
+      cold,
+      writes: { c1, c16, c64 },
+      reads,
+      transfer,
+      failover,
+    };
   } finally {
     await cluster.stop();
   }
