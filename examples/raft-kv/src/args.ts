@@ -18,6 +18,8 @@ export interface RaftKvArgs {
   readonly electionTimeoutMs: number;
   /** Applied entries between two snapshots (etcd's `--snapshot-count`). */
   readonly snapshotCount: number;
+  /** Start the election timer almost expired (etcd's `--initial-election-tick-advance`). */
+  readonly initialElectionTickAdvance: boolean;
 }
 
 /** Applied entries between snapshots when `--snapshot-count` is not given: etcd 3.4's default. */
@@ -27,13 +29,15 @@ export const SNAPSHOT_COUNT = 100_000;
 export const USAGE = `usage: raft-kv --id NAME --listen-client HOST:PORT --listen-peer HOST:PORT
                --peers NAME=HOST:PORT,... --data-dir DIR --cluster-key-file FILE
                [--heartbeat-ms 100] [--election-timeout-ms 1000] [--snapshot-count 100000]
+               [--initial-election-tick-advance true|false]
 
 Runs one Raft member with a KV state machine and serves etcd's v3 JSON API (put, range,
 deleterange, txn, maintenance/status, maintenance/transfer-leadership) on --listen-client.
 --peers lists the peer addresses of all initial voters, this member included. The cluster key
 is read from a file (at least 16 bytes) and never taken on the command line. A snapshot of
 the state is written (and the log compacted) every --snapshot-count applied entries, etcd 3.4's
-default included.`;
+default included. As in etcd, a starting member campaigns after one heartbeat to one election
+timeout rather than after a whole timeout first (--initial-election-tick-advance, default true).`;
 
 const FLAGS = new Set([
   '--id',
@@ -45,6 +49,7 @@ const FLAGS = new Set([
   '--heartbeat-ms',
   '--election-timeout-ms',
   '--snapshot-count',
+  '--initial-election-tick-advance',
 ]);
 
 function address(flag: string, value: string): { host: string; port: number } {
@@ -53,6 +58,12 @@ function address(flag: string, value: string): { host: string; port: number } {
   } catch (error) {
     throw new UsageError(`${flag}: ${(error as Error).message}`);
   }
+}
+
+function boolean(flag: string, value: string): boolean {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new UsageError(`${flag} must be true or false`);
 }
 
 function positive(flag: string, value: string): number {
@@ -112,5 +123,9 @@ export function parseArgs(argv: readonly string[]): RaftKvArgs {
     heartbeatMs,
     electionTimeoutMs,
     snapshotCount,
+    initialElectionTickAdvance: boolean(
+      '--initial-election-tick-advance',
+      values.get('--initial-election-tick-advance') ?? 'true',
+    ),
   };
 }

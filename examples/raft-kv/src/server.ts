@@ -75,6 +75,7 @@ export async function startRaftKv(args: RaftKvArgs, logger?: Logger): Promise<Ra
     electionTimeoutMs: args.electionTimeoutMs,
     heartbeatMs: args.heartbeatMs,
     snapshotEvery: args.snapshotCount,
+    initialElectionTickAdvance: args.initialElectionTickAdvance,
     stampCommand: kv.stamp,
     // Writes forwarded to a leader that then fails are sent again to the next one; every write
     // is in a client session (below), so a copy committed twice is applied once.

@@ -37,6 +37,19 @@ test('the required flags and the defaults', () => {
   assert.is(args.electionTimeoutMs, 1000);
   assert.is(args.snapshotCount, SNAPSHOT_COUNT);
   assert.is(SNAPSHOT_COUNT, 100_000, "etcd 3.4's default");
+  assert.is(args.initialElectionTickAdvance, true, "etcd's default");
+});
+
+test('--initial-election-tick-advance takes true or false', () => {
+  assert.is(
+    parseArgs([...base, '--initial-election-tick-advance', 'false']).initialElectionTickAdvance,
+    false,
+  );
+  assert.is(parseArgs([...base, '--initial-election-tick-advance=true']).initialElectionTickAdvance, true);
+  assert.match(
+    usageError([...base, '--initial-election-tick-advance', 'yes']),
+    /--initial-election-tick-advance must be true or false/,
+  );
 });
 
 test('--snapshot-count, --heartbeat-ms and --election-timeout-ms, also as --flag=value', () => {

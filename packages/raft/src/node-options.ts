@@ -52,6 +52,18 @@ export interface RaftNodeOptions<Result = unknown, Query = unknown, QueryResult 
   readonly snapshotRetain?: number;
   /** Use PreVote. @defaultValue true */
   readonly preVote?: boolean;
+  /**
+   * Start the election timer one election timeout minus one heartbeat along (etcd's
+   * `--initial-election-tick-advance`, on by default there): the first campaign comes 1 to
+   * `electionTimeoutMs / heartbeatMs` heartbeats after start instead of a whole timeout later,
+   * so members that start together elect a leader about `electionTimeoutMs` sooner. A member
+   * restarting into a cluster that has a leader may campaign before its first heartbeat
+   * arrives; with PreVote that fails without raising any term, without PreVote it can unseat
+   * the leader. Off by default so that the timing of existing deployments and simulations stays
+   * as it was; `raft-kv` turns it on, as etcd does.
+   * @defaultValue false
+   */
+  readonly initialElectionTickAdvance?: boolean;
   /** Leader steps down without a quorum; followers ignore disruptive votes. @defaultValue true */
   readonly checkQuorum?: boolean;
   /**

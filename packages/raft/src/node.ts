@@ -223,6 +223,7 @@ export class RaftNode<
       electionTicks: resolved.electionTicks,
       heartbeatTicks: 1,
       preVote: options.preVote ?? true,
+      initialElectionTickAdvance: options.initialElectionTickAdvance ?? false,
       checkQuorum: options.checkQuorum ?? true,
       readMode: options.readMode ?? 'safe',
       forwardProposals: options.forwardProposals ?? true,

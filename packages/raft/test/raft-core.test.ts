@@ -227,6 +227,56 @@ test('election: split votes resolve through randomized timeouts', async () => {
   assert.ok(net.status(net.leader() ?? '').term > 2, 'the tie was broken in a later term');
 });
 
+/** Ticks a fresh follower of a 3-voter cluster until it first campaigns (PreVote counts). */
+function ticksToFirstCampaign(seed: number, options: CoreOptions): number {
+  const core = new RaftCore({
+    id: 'n2',
+    storage: bootStorage(ids3),
+    random: new SeededRandom(seed),
+    ...options,
+  });
+  for (let ticks = 1; ticks <= 100; ticks++) {
+    core.tick();
+    const { preElections, elections } = core.stats();
+    if (preElections + elections > 0) return ticks;
+  }
+  throw new Error('never campaigned');
+}
+
+test('initialElectionTickAdvance: the first campaign comes one election timeout sooner, still randomised', () => {
+  const electionTicks = 10;
+  const advanced = new Set<number>();
+  const plain = new Set<number>();
+  for (let seed = 1; seed <= 60; seed++) {
+    advanced.add(ticksToFirstCampaign(seed, { electionTicks, initialElectionTickAdvance: true }));
+    plain.add(ticksToFirstCampaign(seed, { electionTicks }));
+  }
+  // Without the advance: [electionTicks, 2 × electionTicks); with it: [1, electionTicks].
+  assert.ok(
+    Math.min(...plain) >= electionTicks && Math.max(...plain) <= 2 * electionTicks - 1,
+    [...plain].join(),
+  );
+  assert.ok(Math.min(...advanced) >= 1 && Math.max(...advanced) <= electionTicks, [...advanced].join());
+  assert.ok(advanced.size >= 5, `the spread that avoids split votes is kept: ${[...advanced].join()}`);
+});
+
+test('initialElectionTickAdvance: a member restarting into a led cluster campaigns early but disturbs nobody', async () => {
+  const net = await withLeader(ids3, { preVote: true });
+  const term = net.status('n1').term;
+  net.crash('n3');
+  await net.tickAndStabilize(3, ['n1', 'n2']);
+  net.restart('n3', true, { initialElectionTickAdvance: true });
+  // Cut off, n3 campaigns within 9 ticks (a whole timeout is at least 10 without the advance).
+  net.isolate('n3');
+  await net.tickAndStabilize(9, ['n3']);
+  assert.ok(net.core('n3').stats().preElections >= 1, 'n3 campaigned before a whole timeout');
+  net.recover();
+  await net.tickAndStabilize(5);
+  assert.is(net.leader(), 'n1');
+  assert.is(net.status('n1').term, term, 'no term was raised');
+  assert.is(net.status('n3').leader, 'n1');
+});
+
 test('election: a vote needs an up-to-date log', async () => {
   const net = await withLeader(ids3, { preVote: false, checkQuorum: false });
   net.isolate('n3');

@@ -33,6 +33,17 @@ export interface RaftCoreConfig {
   /** Run a PreVote round (which does not raise the term) before a real election. @defaultValue true */
   readonly preVote?: boolean;
   /**
+   * Start with the election timer `electionTicks - 1` ticks along, as etcd's
+   * `--initial-election-tick-advance` does: the first campaign comes after 1 to `electionTicks`
+   * ticks instead of `electionTicks` to `2 × electionTicks - 1`, so a cluster whose members all
+   * start (or restart) together has a leader about one election timeout sooner. The timeouts stay
+   * randomised over the same spread, so split votes are no likelier. A member restarting into a
+   * cluster that has a leader may campaign before the first heartbeat reaches it: with `preVote`
+   * that campaign fails without raising any term; without it, it can unseat the leader.
+   * @defaultValue false
+   */
+  readonly initialElectionTickAdvance?: boolean;
+  /**
    * The leader steps down when it has not heard from a quorum within an election timeout, and
    * a follower that heard from a leader within the timeout ignores (non-transfer) votes.
    * @defaultValue true
@@ -78,6 +89,8 @@ export interface ResolvedRaftCoreConfig {
   readonly heartbeatTicks: number;
   /** See {@link RaftCoreConfig.preVote}. */
   readonly preVote: boolean;
+  /** See {@link RaftCoreConfig.initialElectionTickAdvance}. */
+  readonly initialElectionTickAdvance: boolean;
   /** See {@link RaftCoreConfig.checkQuorum}. */
   readonly checkQuorum: boolean;
   /** See {@link RaftCoreConfig.maxSizePerMsg}. */
@@ -106,6 +119,7 @@ export type RaftCoreDefaults = Readonly<
       | 'electionTicks'
       | 'heartbeatTicks'
       | 'preVote'
+      | 'initialElectionTickAdvance'
       | 'checkQuorum'
       | 'maxSizePerMsg'
       | 'maxInflightMsgs'
@@ -121,6 +135,7 @@ export const RAFT_CORE_DEFAULTS: RaftCoreDefaults = Object.freeze({
   electionTicks: 10,
   heartbeatTicks: 1,
   preVote: true,
+  initialElectionTickAdvance: false,
   checkQuorum: true,
   maxSizePerMsg: 1024 * 1024,
   maxInflightMsgs: 256,
@@ -197,6 +212,11 @@ export function resolveRaftCoreConfig(config: RaftCoreConfig): ResolvedRaftCoreC
     electionTicks,
     heartbeatTicks,
     preVote: flag(config.preVote, RAFT_CORE_DEFAULTS.preVote, 'preVote'),
+    initialElectionTickAdvance: flag(
+      config.initialElectionTickAdvance,
+      RAFT_CORE_DEFAULTS.initialElectionTickAdvance,
+      'initialElectionTickAdvance',
+    ),
     checkQuorum,
     maxSizePerMsg: positiveInteger(config.maxSizePerMsg ?? RAFT_CORE_DEFAULTS.maxSizePerMsg, 'maxSizePerMsg'),
     maxInflightMsgs: positiveInteger(

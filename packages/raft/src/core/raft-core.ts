@@ -191,6 +191,9 @@ export class RaftCore {
     // behaves as if it just had: a leader's lease may still count on its promise not to vote.
     if (cfg.readMode === 'lease') this.#leaderContactElapsed = 0;
     this.#resetRandomizedElectionTimeout();
+    // Campaign after 1 to electionTicks ticks rather than a whole timeout first (etcd's initial
+    // election tick advance); the randomised spread, which keeps split votes rare, is unchanged.
+    if (cfg.initialElectionTickAdvance) this.#electionElapsed = cfg.electionTicks - 1;
     this.#logger.debug(
       { id: this.id, term: this.#term, commit: this.#log.committed, applied, lastIndex },
       'raft core started',

@@ -19,7 +19,7 @@ export type { KvNode };
 export type TrioNodeOptions = Partial<
   Pick<
     RaftNodeOptions<KvResult, KvQuery, KvQueryResult>,
-    'requestTimeoutMs' | 'stampCommand' | 'retryForwardedProposals'
+    'requestTimeoutMs' | 'stampCommand' | 'retryForwardedProposals' | 'initialElectionTickAdvance'
   >
 >;
 
