@@ -124,17 +124,7 @@ export class NodeDisk implements Disk {
   }
 
   async appendFile(path: string, data: Uint8Array): Promise<void> {
-    const p = normalizeDiskPath(path);
-    const copy = new Uint8Array(data);
-    return this.#serial([p], async () => {
-      try {
-        const handle = await this.#handle(p, false);
-        await writeAll(handle, copy);
-      } catch (error) {
-        await this.#forget(p);
-        throw this.#fileError('append', p, error);
-      }
-    });
+    return this.#append(path, data, false);
   }
 
   /**
@@ -143,13 +133,17 @@ export class NodeDisk implements Disk {
    * fdatasync). Where the platform has no `O_DSYNC` (Windows) it appends and then syncs.
    */
   async appendDurable(path: string, data: Uint8Array): Promise<void> {
+    return this.#append(path, data, true);
+  }
+
+  async #append(path: string, data: Uint8Array, durable: boolean): Promise<void> {
     const p = normalizeDiskPath(path);
     const copy = new Uint8Array(data);
     return this.#serial([p], async () => {
       try {
-        const handle = await this.#handle(p, DSYNC !== undefined);
+        const handle = await this.#handle(p, durable && DSYNC !== undefined);
         await writeAll(handle, copy);
-        if (DSYNC === undefined) await handle.datasync();
+        if (durable && DSYNC === undefined) await handle.datasync();
       } catch (error) {
         await this.#forget(p);
         throw this.#fileError('append', p, error);
