@@ -81,7 +81,10 @@ export interface RaftNodeOptions<Result = unknown, Query = unknown, QueryResult 
    * be lost with it, and its caller would wait for `requestTimeoutMs`. With this on, every
    * proposal this member forwarded and has not yet seen applied is forwarded again to the next
    * leader (or appended here, if this member becomes the leader), so requests complete as soon
-   * as a new leader serves instead of timing out after a failover.
+   * as a new leader serves instead of timing out after a failover. A proposal not applied one
+   * election timeout after it was forwarded is forwarded again to the same leader too: the
+   * message, or the leader's append carrying it, may have been lost on the way (a dropped
+   * connection), which would otherwise cost the caller its whole `requestTimeoutMs`.
    *
    * The old leader may have replicated the first copy before it failed, so the same command can
    * be committed twice. Turn this on only with a state machine that applies a command once

@@ -81,6 +81,8 @@ interface ForwardedProposal {
   readonly send: (requestId: string) => void;
   readonly leader: NodeId | null;
   readonly term: number;
+  /** When it was forwarded, on this member's clock. */
+  readonly sentAt: number;
 }
 
 interface PendingRead<QR> extends Pending<QR> {
@@ -296,6 +298,7 @@ export class RaftNode<
         this.#core.tick();
         this.#maybeProposeTime();
         this.#releaseParked();
+        this.#resendForwarded(this.#clock.now() - this.#options.electionTimeoutMs);
         // A round whose heartbeats were lost must not hold the queue for longer than a tick.
         if (this.#readQueue.length > 0) this.#startReadRound();
       } catch (error) {
@@ -349,7 +352,12 @@ export class RaftNode<
       this.#core.propose(encodeEnvelope(requestId, leading ? this.#stamped(command) : command));
       if (leading) this.#recordLocalIndex(requestId);
       else if (this.#options.retryForwardedProposals) {
-        this.#forwarded.set(requestId, { send, leader: this.#core.leader, term: this.#core.term });
+        this.#forwarded.set(requestId, {
+          send,
+          leader: this.#core.leader,
+          term: this.#core.term,
+          sentAt: this.#clock.now(),
+        });
       }
     };
     return this.#submit(this.#proposals, send);
@@ -616,16 +624,23 @@ export class RaftNode<
 
   /**
    * With `retryForwardedProposals`: sends again every waiting proposal that went to another
-   * leader or term than the current one, whose leader may have died with it. A copy that the
-   * old leader did replicate may commit as well; the option's contract makes that harmless.
+   * leader or term than the current one, whose leader may have died with it, and (when
+   * `silentSince` is given) every one forwarded to the current leader before `silentSince`
+   * and not applied yet: the message or the entry may have been lost on the way. A copy that
+   * did get through may commit as well; the option's contract makes that harmless.
    */
-  #resendForwarded(): void {
+  #resendForwarded(silentSince = Number.NEGATIVE_INFINITY): void {
     if (this.#forwarded.size === 0) return;
     const leader = this.#core.leader;
     const term = this.#core.term;
     if (leader === null) return;
+    let resent = false;
+    // A proposal sent again is re-added at the end with the current leader and time, so this
+    // loop passes over it once more and leaves it.
     for (const [requestId, forwarded] of this.#forwarded) {
-      if (forwarded.leader === leader && forwarded.term === term) continue;
+      const current = forwarded.leader === leader && forwarded.term === term;
+      if (current && forwarded.sentAt >= silentSince) continue;
+      resent = true;
       this.#forwarded.delete(requestId);
       try {
         forwarded.send(requestId);
@@ -634,7 +649,7 @@ export class RaftNode<
         else this.#rejectRequest(requestId, asError(error));
       }
     }
-    this.#schedule();
+    if (resent) this.#schedule();
   }
 
   /** Retries parked requests and passes on held forwarded proposals, once circumstances allow. */

@@ -633,6 +633,16 @@ codec('commands round-trip; restamping changes only the time', () => {
   const stamped = kv.stamp(bytes, 99);
   assert.equal(decodeKvCommand(stamped), { ...envelope, now: 99 });
   assert.equal(decodeKvCommand(kv.tick(5)), { now: 5, command: { type: 'tick' } });
+  // inSession replaces the session and keeps the rest; the stamp then keeps the session.
+  const inSession = kv.inSession(bytes, 'other', 1);
+  assert.equal(decodeKvCommand(inSession), { ...envelope, client: 'other', seq: 1 });
+  assert.equal(decodeKvCommand(kv.stamp(kv.inSession(kv.put('k', 'v'), 'c9', 2), 7)), {
+    now: 7,
+    client: 'c9',
+    seq: 2,
+    command: { type: 'put', key: b('k'), value: b('v') },
+  });
+  assert.throws(() => kv.inSession(new Uint8Array([1, 2, 3]), 'c', 1), isKvDecodeError);
   // Queries round-trip too.
   const query = kv.range('p', { prefix: true, limit: 2 });
   assert.equal(decodeKvQuery(encodeKvQuery(query)), query);

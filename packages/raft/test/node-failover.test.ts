@@ -8,7 +8,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { KvPutResult, KvRangeResult } from '../src/kv/commands.js';
 import { type KvStateMachine, kv } from '../src/kv/kv-state-machine.js';
-import { type KvNode, outcome, startKvTrio } from './support/kv-trio.js';
+import type { RaftTransport } from '../src/transport/transport.js';
+import { type KvNode, observeInbound, outcome, startKvTrio } from './support/kv-trio.js';
 
 const REQUEST_TIMEOUT_MS = 3_000;
 
@@ -117,6 +118,62 @@ async function replicatedThenLost(seed: number, session: boolean): Promise<numbe
   );
   return [...cluster.machines.values()].map((machine) => versionOn(machine, 'k') ?? 0);
 }
+
+// The leader stays; the follower's forwarded write is lost on the way to it (a dropped
+// connection loses what was in flight).
+async function forwardLostToLiveLeader(seed: number, retry: boolean) {
+  let drop = false;
+  let dropped = 0;
+  const losing = (_id: string, transport: RaftTransport): RaftTransport =>
+    observeInbound(transport, (message) => {
+      if (!drop || message.type !== 'propose') return true;
+      drop = false;
+      dropped++;
+      return false;
+    });
+  const cluster = await startKvTrio({
+    seed,
+    transport: losing,
+    node: { requestTimeoutMs: REQUEST_TIMEOUT_MS, stampCommand: kv.stamp, retryForwardedProposals: retry },
+  });
+  const follower = [...cluster.nodes.values()].find((n) => n !== cluster.leader) as KvNode;
+  drop = true;
+  const sentAt = cluster.sim.clock.now();
+  const write = outcome(follower.propose(kv.put('k', 'v', { client: 'c1', seq: 1 })));
+  await cluster.sim.waitFor(() => write.settled, REQUEST_TIMEOUT_MS + 1_000, 'the write settles');
+  assert.is(dropped, 1, `seed ${seed}: the forwarded write was dropped once`);
+  assert.is(cluster.leaderNow(), cluster.leader, `seed ${seed}: the leader did not change`);
+  return { ...write, afterMs: cluster.sim.clock.now() - sentAt, cluster };
+}
+
+test('retryForwardedProposals: a write lost on the way to a live leader is sent again after an election timeout', async () => {
+  await runSeeds({
+    seeds: 20,
+    file: import.meta.url,
+    scenario: async (seed) => {
+      const { error, afterMs, cluster } = await forwardLostToLiveLeader(seed, true);
+      assert.is(error, undefined, `seed ${seed}: ${error?.message}`);
+      // Sent again at the first tick one election timeout (300 ms) after the loss.
+      assert.ok(afterMs >= 300 && afterMs < 500, `seed ${seed}: answered after ${afterMs} ms`);
+      for (const [id, machine] of cluster.machines) {
+        await cluster.sim.waitFor(() => versionOn(machine, 'k') !== undefined, 2_000, `${id} applies it`);
+        assert.is(versionOn(machine, 'k'), 1, `seed ${seed}: ${id} applied the write once`);
+      }
+    },
+  });
+});
+
+test('without retryForwardedProposals the lost write waits for its timeout', async () => {
+  await runSeeds({
+    seeds: 3,
+    file: import.meta.url,
+    scenario: async (seed) => {
+      const { error, afterMs } = await forwardLostToLiveLeader(seed, false);
+      assert.is(error?.name, 'RaftTimeoutError', `seed ${seed}: ${String(error)}`);
+      assert.ok(afterMs >= REQUEST_TIMEOUT_MS, `seed ${seed}: settled after ${afterMs} ms`);
+    },
+  });
+});
 
 test('retryForwardedProposals: a copy committed twice is applied once under a client session', async () => {
   await runSeeds({

@@ -24,6 +24,7 @@ import {
   type RoleTimeouts,
   type RunnerEvent,
 } from './runner.js';
+import { sessionStore } from './session-store.js';
 import type { RoleStore } from './store.js';
 import { type LeaseTiming, resolveLeaseTiming } from './timing.js';
 
@@ -201,7 +202,6 @@ export class RoleManager extends EventEmitter<RoleManagerEvents> {
     const clock = options.clock ?? new SystemClock();
     const random = options.random ?? systemRandom();
     const logger = options.logger ?? silentLogger;
-    this.#store = options.store;
     this.#cluster = options.cluster;
     this.#clock = clock;
     this.#logger = logger;
@@ -210,6 +210,8 @@ export class RoleManager extends EventEmitter<RoleManagerEvents> {
     this.#handoffTimeoutMs = options.handoffTimeoutMs ?? 10_000;
     if (!(this.#handoffTimeoutMs > 0)) throw new RoleConfigError('handoffTimeoutMs must be positive');
     this.session = randomId(random);
+    const store = sessionStore(options.store, this.session);
+    this.#store = store;
     const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     const restart = { ...DEFAULT_RESTART, ...options.restart };
     for (const [name, value] of Object.entries({ ...timeouts, ...restart }))
@@ -239,7 +241,7 @@ export class RoleManager extends EventEmitter<RoleManagerEvents> {
           role: role.name,
           nodeId,
           session: this.session,
-          store: options.store,
+          store,
           clock,
           random: random.fork(`election:${role.name}`),
           timing: this.#timing,
@@ -265,7 +267,7 @@ export class RoleManager extends EventEmitter<RoleManagerEvents> {
     this.#participant = new HandoffParticipant({
       nodeId,
       session: this.session,
-      store: options.store,
+      store,
       clock,
       timing: this.#timing,
       keyPrefix: this.#keyPrefix,
@@ -275,9 +277,9 @@ export class RoleManager extends EventEmitter<RoleManagerEvents> {
       emit: (event, ...args) => this.emit(event, ...args),
       reconcile: () => this.reconcile(),
     });
-    this.#raftTransfers = new RaftTransferExecutor(options.store, this.#keyPrefix, nodeId, logger);
+    this.#raftTransfers = new RaftTransferExecutor(store, this.#keyPrefix, nodeId, logger);
     this.coordinator = new HandoffCoordinator({
-      store: options.store,
+      store,
       clock,
       random: random.fork('coordinator'),
       cluster: options.cluster,

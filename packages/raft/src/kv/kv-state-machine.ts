@@ -1071,6 +1071,14 @@ export const kv = {
   stamp(command: Uint8Array, now: number): Uint8Array {
     return restampKvCommand(command, now);
   },
+  /**
+   * Re-encodes command bytes in client session `client`/`seq` (replacing any session they had),
+   * so that a copy committed twice is applied once: what `RaftNode`'s `retryForwardedProposals`
+   * asks of a state machine. Throws `KvDecodeError` for bytes that are not a command.
+   */
+  inSession(command: Uint8Array, client: string, seq: number): Uint8Array {
+    return encodeKvCommand({ ...decodeKvCommand(command), client, seq });
+  },
   /** The `rangeEnd` covering every key that starts with `prefix`. */
   prefixEnd(prefix: KvBytesLike): Uint8Array {
     return kvPrefixEnd(kvBytes(prefix));

@@ -134,18 +134,20 @@ export function slowSaves(storage: MemoryStorage, clock: Clock, delayMs: () => n
   });
 }
 
-/** `transport` with `onReceive` called for every message it delivers, before the member sees it. */
+/**
+ * `transport` with `onReceive` called for every message it delivers, before the member sees it;
+ * a message for which `onReceive` returns `false` is dropped (lost on the way).
+ */
 export function observeInbound(
   transport: RaftTransport,
-  onReceive: (message: Message) => void,
+  onReceive: (message: Message) => boolean | undefined | void,
 ): RaftTransport {
   return new Proxy(transport, {
     get(target, property) {
       if (property === 'onMessage') {
         return (handler: (message: Message) => void) =>
           target.onMessage((message) => {
-            onReceive(message);
-            handler(message);
+            if (onReceive(message) !== false) handler(message);
           });
       }
       const value = Reflect.get(target, property) as unknown;

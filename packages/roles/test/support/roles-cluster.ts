@@ -116,6 +116,9 @@ export async function startRolesCluster(
       requestTimeoutMs: 2_000,
       stampCommand: kv.stamp,
       timeCommand: { intervalMs: 100, make: kv.tick },
+      // The links lose messages: a forwarded proposal lost on the way is sent again (the
+      // RoleManager puts each proposal in a client session of its own, so it applies once).
+      retryForwardedProposals: true,
     });
     raft.on('error', (error) => violations.push(`${id} raft stopped: ${error.message}`));
     const hook = options.role?.hookFor?.(id) ?? options.role?.hook;
