@@ -13,14 +13,11 @@ import type { RoleStore } from './store.js';
  */
 export function sessionStore(store: RoleStore, session: string): RoleStore {
   const log = store.log;
-  let proposals = 0;
+  const inSession = kv.sessions(session);
   return {
     ...store,
     log: {
-      propose: (command) => {
-        proposals++;
-        return log.propose(kv.inSession(command, `${session}/${proposals}`, 1));
-      },
+      propose: (command) => log.propose(inSession(command)),
       read: (query) => log.read(query),
       on: (event, listener) => log.on(event, listener),
       off: (event, listener) => log.off(event, listener),

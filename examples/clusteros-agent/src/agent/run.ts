@@ -10,6 +10,7 @@
  * voters when a replacement exists, leave the gossip pool, stop roles and Raft, close the
  * dashboard. Every wait on the way is bounded.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
@@ -342,8 +343,16 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       heartbeatMs: config.raft.heartbeat_ms,
       stampCommand: kv.stamp,
       timeCommand: { intervalMs: timing.raftTickMs, make: kv.tick },
+      // A proposal forwarded to a leader that fails, or lost with a dropped connection, is sent
+      // again instead of costing its caller the request timeout (a role handoff's deadline).
+      // Safe because every proposal made here is in a client session of its own: `propose`
+      // below, and the RoleManager's own.
+      retryForwardedProposals: true,
       logger: log.child({ component: 'raft' }),
     });
+    const inSession = kv.sessions(`agent-${id}-${randomBytes(8).toString('hex')}`);
+    /** Proposes through Raft with the command in a session of its own, so it applies once. */
+    const propose = (command: Uint8Array) => raft.propose(inSession(command));
     cleanups.push(() => raft.stop());
     log.info(
       { how: fresh ? (founding ? 'founded a new cluster' : 'joining') : 'restarted from the data dir' },
@@ -438,7 +447,8 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       votersAtLeave,
       candidates: () => gossip.candidates(),
       targetVoters: config.raft.voters,
-      clearLeave: (member) => kv.delete(`${LEAVE_PREFIX}${member}`),
+      // In a session: a copy committed twice must not delete a newer leave record.
+      clearLeave: (member) => inSession(kv.delete(`${LEAVE_PREFIX}${member}`)),
       logger: log.child({ component: 'autopilot' }),
     });
     autopilot.start();
@@ -446,7 +456,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     // A leave record of this node from an earlier shutdown no longer holds: it is back.
     const clearOwnLeave = setInterval(() => {
       if (raft.leader === null || !leaving().has(id)) return;
-      raft.propose(kv.delete(`${LEAVE_PREFIX}${id}`)).catch(() => {});
+      propose(kv.delete(`${LEAVE_PREFIX}${id}`)).catch(() => {});
     }, 1_000);
     cleanups.push(async () => clearInterval(clearOwnLeave));
 
@@ -455,7 +465,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     if (managed.includes(COORDINATOR_ROLE))
       roles.push(
         new CoordinatorRole({
-          store: { propose: (c) => raft.propose(c), get: (k) => machine.get(k) },
+          store: { propose, get: (k) => machine.get(k) },
           now: Date.now,
         }),
       );
@@ -463,7 +473,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       id,
       managed,
       config,
-      store: roleStoreOf(raft, machine),
+      store: roleStoreOf({ propose }, machine),
       logger: log.child({ component: 'slurm' }),
     });
     roles.push(...slurm.roles);
@@ -472,7 +482,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       id,
       managed,
       config,
-      store: roleStoreOf(raft, machine),
+      store: roleStoreOf({ propose }, machine),
       nodeIp: k3sNodeIp !== null && isIPv4(k3sNodeIp) ? k3sNodeIp : undefined,
       ...(network.dnsName === undefined ? {} : { dnsName: network.dnsName }),
       addressOf: clusterAddressOf,
@@ -567,7 +577,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       if (self?.voter === true && conf.some((m) => !m.voter && aliveIds.has(m.id))) {
         // A replacement exists: ask the leader to promote it and remove this voter, and wait (bounded).
         await bounded(
-          raft.propose(
+          propose(
             kv.put(
               `${LEAVE_PREFIX}${id}`,
               JSON.stringify({ at: Date.now(), reason, voters: conf.filter((m) => m.voter).length }),

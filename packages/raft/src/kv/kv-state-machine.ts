@@ -1079,6 +1079,20 @@ export const kv = {
   inSession(command: Uint8Array, client: string, seq: number): Uint8Array {
     return encodeKvCommand({ ...decodeKvCommand(command), client, seq });
   },
+  /**
+   * A function that puts each command it is given in a client session of its own (`<prefix>/1`,
+   * `<prefix>/2`, …, sequence 1), for a proposer whose commands may be committed twice and that
+   * keeps no session itself. One session per command rather than one per proposer, because a
+   * session answers only its newest sequence number and concurrent proposals overtake each other.
+   * `prefix` must be unique to the proposer (a random id per process).
+   */
+  sessions(prefix: string): (command: Uint8Array) => Uint8Array {
+    let issued = 0;
+    return (command) => {
+      issued++;
+      return encodeKvCommand({ ...decodeKvCommand(command), client: `${prefix}/${issued}`, seq: 1 });
+    };
+  },
   /** The `rangeEnd` covering every key that starts with `prefix`. */
   prefixEnd(prefix: KvBytesLike): Uint8Array {
     return kvPrefixEnd(kvBytes(prefix));
