@@ -85,6 +85,12 @@ interface ForwardedProposal {
   readonly sentAt: number;
 }
 
+interface ReadRound {
+  readonly batch: readonly string[];
+  /** When the round was last asked of the core (this member's clock); -∞ before that. */
+  askedAt: number;
+}
+
 interface PendingRead<QR> extends Pending<QR> {
   readonly query: unknown;
   /** The read index once the leader confirmed it; -1 before. */
@@ -139,8 +145,8 @@ export class RaftNode<
    * their invocation, so they cannot share it).
    */
   readonly #readQueue: string[] = [];
-  /** Read rounds in flight: round context → the reads it serves. */
-  readonly #rounds = new Map<string, string[]>();
+  /** Read rounds in flight: round context → the reads it serves and when it was last asked. */
+  readonly #rounds = new Map<string, ReadRound>();
   readonly #transfers = new Set<{ readonly to: NodeId; readonly done: () => void }>();
   /**
    * Requests that could not be proposed because no leader is known or a leadership transfer is
@@ -301,6 +307,7 @@ export class RaftNode<
         this.#resendForwarded(this.#clock.now() - this.#options.electionTimeoutMs);
         // A round whose heartbeats were lost must not hold the queue for longer than a tick.
         if (this.#readQueue.length > 0) this.#startReadRound();
+        this.#reaskSilentRounds();
       } catch (error) {
         this.#fail(error);
         return;
@@ -557,16 +564,47 @@ export class RaftNode<
     const batch = this.#readQueue.splice(0).filter((requestId) => this.#reads.has(requestId));
     if (batch.length === 0) return;
     const round = this.#nextRequestId();
-    this.#rounds.set(round, batch);
+    this.#rounds.set(round, { batch, askedAt: Number.NEGATIVE_INFINITY });
     try {
-      this.#core.readIndex(round);
+      this.#askRound(round);
     } catch (error) {
       if (this.#retryable(error)) {
-        this.#parked.set(round, () => this.#core.readIndex(round));
+        this.#parked.set(round, () => this.#askRound(round));
         return;
       }
       this.#rounds.delete(round);
       for (const requestId of batch) this.#rejectRequest(requestId, asError(error));
+    }
+  }
+
+  /** Asks the core for read round `round` (again): the leader confirms it, a follower forwards it. */
+  #askRound(round: string): void {
+    this.#core.readIndex(round);
+    const pending = this.#rounds.get(round);
+    if (pending !== undefined) pending.askedAt = this.#clock.now();
+  }
+
+  /**
+   * A follower asks its leader again for every read round that has gone unanswered for an
+   * election timeout: the request or the answer may have been lost on the way (a dropped
+   * connection), and reads are safe to repeat (the leader ignores a round it is still
+   * confirming; the first answer serves the round, a later one finds it gone).
+   */
+  #reaskSilentRounds(): void {
+    if (this.#rounds.size === 0 || this.#core.role === 'leader' || this.#core.leader === null) return;
+    const silentSince = this.#clock.now() - this.#options.electionTimeoutMs;
+    for (const [round, pending] of this.#rounds) {
+      if (pending.askedAt >= silentSince || this.#parked.has(round)) continue;
+      try {
+        this.#askRound(round);
+      } catch (error) {
+        if (this.#retryable(error)) {
+          this.#parked.set(round, () => this.#askRound(round));
+          continue;
+        }
+        this.#rounds.delete(round);
+        for (const requestId of pending.batch) this.#rejectRequest(requestId, asError(error));
+      }
     }
   }
 
@@ -661,7 +699,7 @@ export class RaftNode<
       } catch (error) {
         if (this.#retryable(error)) continue;
         this.#parked.delete(requestId);
-        const batch = this.#rounds.get(requestId);
+        const batch = this.#rounds.get(requestId)?.batch;
         this.#rounds.delete(requestId);
         for (const id of batch ?? [requestId]) this.#rejectRequest(id, asError(error));
       }
@@ -837,7 +875,7 @@ export class RaftNode<
     if (installing) this.#applySnapshot(ready.snapshot as Snapshot);
     this.#applyCommitted(ready.committed, applyNow, ready.committed.length);
     for (const state of ready.readStates) {
-      const batch = this.#rounds.get(state.context);
+      const batch = this.#rounds.get(state.context)?.batch;
       if (batch === undefined) continue;
       this.#rounds.delete(state.context);
       for (const requestId of batch) {
@@ -954,7 +992,7 @@ export class RaftNode<
       // Read rounds not yet confirmed were asked of the old leader and will never be answered
       // there: ask again (the new leader, or once there is one).
       for (const round of this.#rounds.keys()) {
-        if (!this.#parked.has(round)) this.#parked.set(round, () => this.#core.readIndex(round));
+        if (!this.#parked.has(round)) this.#parked.set(round, () => this.#askRound(round));
       }
       for (const transfer of this.#transfers) if (transfer.to === leader) transfer.done();
       this.#releaseParked();

@@ -175,6 +175,43 @@ test('without retryForwardedProposals the lost write waits for its timeout', asy
   });
 });
 
+test('a follower asks again for a read whose request was lost on the way to a live leader', async () => {
+  await runSeeds({
+    seeds: 20,
+    file: import.meta.url,
+    scenario: async (seed) => {
+      let drop = false;
+      let dropped = 0;
+      const losing = (_id: string, transport: RaftTransport): RaftTransport =>
+        observeInbound(transport, (message) => {
+          if (!drop || message.type !== 'readIndex') return true;
+          drop = false;
+          dropped++;
+          return false;
+        });
+      const cluster = await startKvTrio({
+        seed,
+        transport: losing,
+        node: { requestTimeoutMs: REQUEST_TIMEOUT_MS },
+      });
+      const follower = [...cluster.nodes.values()].find((n) => n !== cluster.leader) as KvNode;
+      const written = outcome(cluster.leader.propose(kv.put('k', 'v')));
+      await cluster.sim.waitFor(() => written.settled, 1_000, 'the write is applied on the leader');
+      drop = true;
+      const sentAt = cluster.sim.clock.now();
+      const read = outcome(follower.read(kv.range('k')));
+      await cluster.sim.waitFor(() => read.settled, REQUEST_TIMEOUT_MS + 1_000, 'the read settles');
+      const afterMs = cluster.sim.clock.now() - sentAt;
+      assert.is(dropped, 1, `seed ${seed}: the forwarded read was dropped once`);
+      assert.is(read.error, undefined, `seed ${seed}: ${read.error?.message}`);
+      assert.is((read.value as KvRangeResult).kvs[0]?.version, 1, `seed ${seed}: the read sees the write`);
+      // Asked again at the first tick one election timeout (300 ms) after the loss.
+      assert.ok(afterMs >= 300 && afterMs < 500, `seed ${seed}: answered after ${afterMs} ms`);
+      assert.is(cluster.leaderNow(), cluster.leader, `seed ${seed}: the leader did not change`);
+    },
+  });
+});
+
 test('retryForwardedProposals: a copy committed twice is applied once under a client session', async () => {
   await runSeeds({
     seeds: 40,
