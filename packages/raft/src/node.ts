@@ -565,6 +565,14 @@ export class RaftNode<
     if (batch.length === 0) return;
     const round = this.#nextRequestId();
     this.#rounds.set(round, { batch, askedAt: Number.NEGATIVE_INFINITY });
+    this.#tryAskRound(round, batch);
+  }
+
+  /**
+   * Asks for read round `round` (again); while no leader can be asked it is parked until one
+   * can, and any other refusal rejects the round's reads.
+   */
+  #tryAskRound(round: string, batch: readonly string[]): void {
     try {
       this.#askRound(round);
     } catch (error) {
@@ -595,16 +603,7 @@ export class RaftNode<
     const silentSince = this.#clock.now() - this.#options.electionTimeoutMs;
     for (const [round, pending] of this.#rounds) {
       if (pending.askedAt >= silentSince || this.#parked.has(round)) continue;
-      try {
-        this.#askRound(round);
-      } catch (error) {
-        if (this.#retryable(error)) {
-          this.#parked.set(round, () => this.#askRound(round));
-          continue;
-        }
-        this.#rounds.delete(round);
-        for (const requestId of pending.batch) this.#rejectRequest(requestId, asError(error));
-      }
+      this.#tryAskRound(round, pending.batch);
     }
   }
 

@@ -6,6 +6,7 @@
 import { runSeeds } from '@clusteros/sim';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { Message } from '../src/core/types.js';
 import type { KvPutResult, KvRangeResult } from '../src/kv/commands.js';
 import { type KvStateMachine, kv } from '../src/kv/kv-state-machine.js';
 import type { RaftTransport } from '../src/transport/transport.js';
@@ -119,29 +120,36 @@ async function replicatedThenLost(seed: number, session: boolean): Promise<numbe
   return [...cluster.machines.values()].map((machine) => versionOn(machine, 'k') ?? 0);
 }
 
-// The leader stays; the follower's forwarded write is lost on the way to it (a dropped
-// connection loses what was in flight).
-async function forwardLostToLiveLeader(seed: number, retry: boolean) {
-  let drop = false;
-  let dropped = 0;
-  const losing = (_id: string, transport: RaftTransport): RaftTransport =>
-    observeInbound(transport, (message) => {
-      if (!drop || message.type !== 'propose') return true;
-      drop = false;
-      dropped++;
+/**
+ * A transport wrapper that, once armed, drops the next message of `type` that any member
+ * receives (a dropped connection loses what was in flight), and counts what it dropped.
+ */
+function loseNext(type: Message['type']) {
+  const state = { armed: false, dropped: 0 };
+  const transport = (_id: string, inner: RaftTransport): RaftTransport =>
+    observeInbound(inner, (message) => {
+      if (!state.armed || message.type !== type) return true;
+      state.armed = false;
+      state.dropped++;
       return false;
     });
+  return { state, transport };
+}
+
+// The leader stays; the follower's forwarded write is lost on the way to it.
+async function forwardLostToLiveLeader(seed: number, retry: boolean) {
+  const losing = loseNext('propose');
   const cluster = await startKvTrio({
     seed,
-    transport: losing,
+    transport: losing.transport,
     node: { requestTimeoutMs: REQUEST_TIMEOUT_MS, stampCommand: kv.stamp, retryForwardedProposals: retry },
   });
   const follower = [...cluster.nodes.values()].find((n) => n !== cluster.leader) as KvNode;
-  drop = true;
+  losing.state.armed = true;
   const sentAt = cluster.sim.clock.now();
   const write = outcome(follower.propose(kv.put('k', 'v', { client: 'c1', seq: 1 })));
   await cluster.sim.waitFor(() => write.settled, REQUEST_TIMEOUT_MS + 1_000, 'the write settles');
-  assert.is(dropped, 1, `seed ${seed}: the forwarded write was dropped once`);
+  assert.is(losing.state.dropped, 1, `seed ${seed}: the forwarded write was dropped once`);
   assert.is(cluster.leaderNow(), cluster.leader, `seed ${seed}: the leader did not change`);
   return { ...write, afterMs: cluster.sim.clock.now() - sentAt, cluster };
 }
@@ -180,29 +188,21 @@ test('a follower asks again for a read whose request was lost on the way to a li
     seeds: 20,
     file: import.meta.url,
     scenario: async (seed) => {
-      let drop = false;
-      let dropped = 0;
-      const losing = (_id: string, transport: RaftTransport): RaftTransport =>
-        observeInbound(transport, (message) => {
-          if (!drop || message.type !== 'readIndex') return true;
-          drop = false;
-          dropped++;
-          return false;
-        });
+      const losing = loseNext('readIndex');
       const cluster = await startKvTrio({
         seed,
-        transport: losing,
+        transport: losing.transport,
         node: { requestTimeoutMs: REQUEST_TIMEOUT_MS },
       });
       const follower = [...cluster.nodes.values()].find((n) => n !== cluster.leader) as KvNode;
       const written = outcome(cluster.leader.propose(kv.put('k', 'v')));
       await cluster.sim.waitFor(() => written.settled, 1_000, 'the write is applied on the leader');
-      drop = true;
+      losing.state.armed = true;
       const sentAt = cluster.sim.clock.now();
       const read = outcome(follower.read(kv.range('k')));
       await cluster.sim.waitFor(() => read.settled, REQUEST_TIMEOUT_MS + 1_000, 'the read settles');
       const afterMs = cluster.sim.clock.now() - sentAt;
-      assert.is(dropped, 1, `seed ${seed}: the forwarded read was dropped once`);
+      assert.is(losing.state.dropped, 1, `seed ${seed}: the forwarded read was dropped once`);
       assert.is(read.error, undefined, `seed ${seed}: ${read.error?.message}`);
       assert.is((read.value as KvRangeResult).kvs[0]?.version, 1, `seed ${seed}: the read sees the write`);
       // Asked again at the first tick one election timeout (300 ms) after the loss.
