@@ -947,6 +947,11 @@ export interface KvProposeOptions {
   readonly seq?: number;
 }
 
+/** Re-encodes command bytes in client session `client`/`seq`, replacing any they had. */
+function inClientSession(command: Uint8Array, client: string, seq: number): Uint8Array {
+  return encodeKvCommand({ ...decodeKvCommand(command), client, seq });
+}
+
 function envelope(command: KvCommand, options: KvProposeOptions = {}): Uint8Array {
   return encodeKvCommand({
     now: options.now ?? 0,
@@ -1077,7 +1082,7 @@ export const kv = {
    * asks of a state machine. Throws `KvDecodeError` for bytes that are not a command.
    */
   inSession(command: Uint8Array, client: string, seq: number): Uint8Array {
-    return encodeKvCommand({ ...decodeKvCommand(command), client, seq });
+    return inClientSession(command, client, seq);
   },
   /**
    * A function that puts each command it is given in a client session of its own (`<prefix>/1`,
@@ -1090,7 +1095,7 @@ export const kv = {
     let issued = 0;
     return (command) => {
       issued++;
-      return encodeKvCommand({ ...decodeKvCommand(command), client: `${prefix}/${issued}`, seq: 1 });
+      return inClientSession(command, `${prefix}/${issued}`, 1);
     };
   },
   /** The `rangeEnd` covering every key that starts with `prefix`. */
