@@ -370,7 +370,7 @@ function autopilot(
     leaving: over.leaving ?? (() => new Set<string>()),
     candidates: over.candidates ?? (() => [cand('a')]),
     targetVoters: over.targetVoters ?? 3,
-    clearLeave: (id) => new TextEncoder().encode(`clear:${id}`),
+    clearLeave: (id) => raft.propose(new TextEncoder().encode(`clear:${id}`)),
     intervalMs: 5,
     logger,
   });

@@ -1,4 +1,5 @@
 import {
+  isKvSessionPoolExhaustedError,
   isNotLeaderError,
   isProposalDroppedError,
   isRaftStoppedError,
@@ -15,7 +16,6 @@ import {
   type KvTxnOp,
   type KvTxnOpResult,
 } from '@clusteros/raft';
-import { TooManyWritesError } from './write-sessions.js';
 
 /** What the gateway needs from the Raft member behind it. */
 export interface GatewayBackend {
@@ -375,7 +375,7 @@ function toGatewayError(error: unknown, backend: GatewayBackend): GatewayError {
   }
   if (isRaftTimeoutError(error)) return new GatewayError(503, 14, 'etcdserver: request timed out');
   // etcd answers an overloaded member the same way (ErrTooManyRequests, gRPC ResourceExhausted).
-  if (error instanceof TooManyWritesError) return new GatewayError(429, 8, 'etcdserver: too many requests');
+  if (isKvSessionPoolExhaustedError(error)) return new GatewayError(429, 8, 'etcdserver: too many requests');
   if (isProposalDroppedError(error)) return new GatewayError(503, 14, `etcdserver: ${error.message}`);
   if (isRaftStoppedError(error)) return new GatewayError(503, 14, 'etcdserver: server stopped');
   if (error instanceof RangeError || (error as { name?: string })?.name === 'KvDecodeError') {

@@ -1,10 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import {
+  encodeKvCommand,
   FileStorage,
   type KvQuery,
   type KvQueryResult,
   type KvResult,
+  KvSessionPool,
   KvStateMachine,
   kv,
   type Logger,
@@ -17,7 +20,15 @@ import { type RaftKvArgs, UsageError } from './args.js';
 import { createGatewayHandler, MAX_BODY_BYTES } from './gateway.js';
 import { nodeHandler } from './http-adapter.js';
 import { clusterIdOf, memberIdOf } from './member-id.js';
-import { MACHINE_MAX_SESSIONS, WriteSessions } from './write-sessions.js';
+
+/** How many writes one member keeps in flight at once, each in a client session of its own. */
+export const MAX_WRITES_IN_FLIGHT = 1_024;
+
+/**
+ * Sessions the state machine remembers: enough for {@link MAX_WRITES_IN_FLIGHT} on each of 64
+ * members, so that no session still in use is ever forgotten.
+ */
+export const MACHINE_MAX_SESSIONS = 64 * MAX_WRITES_IN_FLIGHT;
 
 /** A running raft-kv member. */
 export interface RaftKvServer {
@@ -83,7 +94,14 @@ export async function startRaftKv(args: RaftKvArgs, logger?: Logger): Promise<Ra
     timeCommand: { intervalMs: 1_000, make: kv.tick },
     ...(logger === undefined ? {} : { logger }),
   });
-  const sessions = new WriteSessions();
+  // Every write is in a client session while in flight, so a write committed twice is applied
+  // once and its copy gets the first one's answer. Session names start with a random id drawn
+  // now, so neither another member nor this one after a restart reuses one whose sequence
+  // numbers it does not know; a member over its limit answers etcd's "too many requests".
+  const sessions = new KvSessionPool({
+    prefix: `raft-kv/${randomBytes(8).toString('hex')}`,
+    limit: MAX_WRITES_IN_FLIGHT,
+  });
   const names = new Map<string, string>();
   // Every answer's header carries this member's id: hash each name once, not twice per request.
   const ids = new Map<string, string>();
@@ -98,7 +116,8 @@ export async function startRaftKv(args: RaftKvArgs, logger?: Logger): Promise<Ra
   };
   for (const name of Object.keys(args.peers)) remember(name);
   const gateway = createGatewayHandler({
-    propose: (command) => sessions.run(command, (bytes) => node.propose(bytes)),
+    propose: (command) =>
+      sessions.withSession((client, seq) => node.propose(encodeKvCommand({ now: 0, client, seq, command }))),
     read: (query) => node.read(query),
     status: () => {
       const status = node.status();

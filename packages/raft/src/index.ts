@@ -163,6 +163,13 @@ export {
   type KvStateMachineOptions,
   kv,
 } from './kv/kv-state-machine.js';
+export {
+  isKvSessionPoolExhaustedError,
+  KV_SESSION_POOL_DEFAULT_LIMIT,
+  KvSessionPool,
+  KvSessionPoolExhaustedError,
+  type KvSessionPoolOptions,
+} from './kv/session-pool.js';
 export { type Logger, silentLogger } from './logger.js';
 export { type RaftMemberStatus, RaftNode, type RaftNodeStatus } from './node.js';
 export type { RaftNodeOptions, TimeCommand } from './node-options.js';

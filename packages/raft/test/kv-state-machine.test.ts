@@ -643,17 +643,6 @@ codec('commands round-trip; restamping changes only the time', () => {
     command: { type: 'put', key: b('k'), value: b('v') },
   });
   assert.throws(() => kv.inSession(new Uint8Array([1, 2, 3]), 'c', 1), isKvDecodeError);
-  const ownSessions = kv.sessions('p');
-  assert.equal(
-    [ownSessions(bytes), ownSessions(bytes)].map((c) => {
-      const { client, seq } = decodeKvCommand(c);
-      return [client, seq];
-    }),
-    [
-      ['p/1', 1],
-      ['p/2', 1],
-    ],
-  );
   // Queries round-trip too.
   const query = kv.range('p', { prefix: true, limit: 2 });
   assert.equal(decodeKvQuery(encodeKvQuery(query)), query);

@@ -2,6 +2,7 @@
 // order, restart with capped exponential backoff, health checks, ctx.fail, call timeouts, the
 // status snapshot, a singleton's lease on one node, and configuration errors. Time only moves
 // through the simulation; every wait is bounded.
+import { decodeKvCommand } from '@clusteros/raft';
 import { runSeeds } from '@clusteros/sim';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -656,8 +657,24 @@ test('a singleton on one node: leader-acquired, then started with that fencing t
   assert.is(entry.modRevision, token);
   assert.equal(decodeLease(entry.value, key), { holder: NODE_ID, session: node.manager.session });
   // Renewals keep it: many TTLs later the same token still leads.
+  // Each renewal is a proposal in a client session (so a retried copy applies once); sessions are
+  // reused once a proposal settles, so the machine remembers a few, not one per renewal.
+  const sessionsUsed = new Set<string>();
+  let proposalsInSessions = 0;
+  const apply = node.machine.apply.bind(node.machine);
+  node.machine.apply = (bytes, index) => {
+    const { client } = decodeKvCommand(bytes);
+    if (client !== undefined) {
+      proposalsInSessions++;
+      sessionsUsed.add(client);
+    }
+    return apply(bytes, index);
+  };
   await node.run(5 * 3000);
   assert.is(ctx.isLeader(), true);
+  assert.ok(proposalsInSessions >= 5, `renewals were proposed (${proposalsInSessions})`);
+  assert.ok(sessionsUsed.size <= 2, `${sessionsUsed.size} sessions for ${proposalsInSessions} proposals`);
+  assert.ok(node.machine.sessionCount <= 3, `the machine remembers ${node.machine.sessionCount} sessions`);
   assert.is(node.eventsOf('leader-lost').length, 0);
   assert.is(statusOf(node, 'slurmctld').fencingToken, token);
   noViolations(node);

@@ -146,8 +146,6 @@ export interface AutopilotRaft {
   promote(id: string): Promise<unknown>;
   /** Removes a member. */
   removeServer(id: string): Promise<unknown>;
-  /** Proposes a KV command. */
-  propose(command: Uint8Array): Promise<unknown>;
 }
 
 /** Options of {@link RaftAutopilot}. */
@@ -164,8 +162,11 @@ export interface RaftAutopilotOptions {
   readonly candidates: () => readonly Candidate[];
   /** Target voters. */
   readonly targetVoters: number;
-  /** Builds the KV delete of a leave record. */
-  readonly clearLeave: (id: string) => Uint8Array;
+  /**
+   * Deletes the leave record of `id` through Raft (in a client session, so that a copy
+   * committed twice cannot delete a newer record).
+   */
+  readonly clearLeave: (id: string) => Promise<unknown>;
   /** Pause between rounds in ms. @defaultValue 500 */
   readonly intervalMs?: number;
   /** Where changes are logged. */
@@ -225,7 +226,7 @@ export class RaftAutopilot {
           await raft.removeServer(step.id);
           break;
         case 'clear-leave':
-          await raft.propose(this.#options.clearLeave(step.id));
+          await this.#options.clearLeave(step.id);
           break;
       }
       this.changes++;

@@ -21,6 +21,7 @@ import {
   type KvQuery,
   type KvQueryResult,
   type KvResult,
+  KvSessionPool,
   KvStateMachine,
   kv,
   RaftNode,
@@ -350,9 +351,10 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       retryForwardedProposals: true,
       logger: log.child({ component: 'raft' }),
     });
-    const inSession = kv.sessions(`agent-${id}-${randomBytes(8).toString('hex')}`);
-    /** Proposes through Raft with the command in a session of its own, so it applies once. */
-    const propose = (command: Uint8Array) => raft.propose(inSession(command));
+    // Every proposal is in a client session while in flight (sessions reused from a pool once a
+    // proposal settles), so a copy committed twice applies once.
+    const sessions = new KvSessionPool({ prefix: `agent-${id}-${randomBytes(8).toString('hex')}` });
+    const propose = (command: Uint8Array) => sessions.run(command, (bytes) => raft.propose(bytes));
     cleanups.push(() => raft.stop());
     log.info(
       { how: fresh ? (founding ? 'founded a new cluster' : 'joining') : 'restarted from the data dir' },
@@ -448,7 +450,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       candidates: () => gossip.candidates(),
       targetVoters: config.raft.voters,
       // In a session: a copy committed twice must not delete a newer leave record.
-      clearLeave: (member) => inSession(kv.delete(`${LEAVE_PREFIX}${member}`)),
+      clearLeave: (member) => propose(kv.delete(`${LEAVE_PREFIX}${member}`)),
       logger: log.child({ component: 'autopilot' }),
     });
     autopilot.start();

@@ -786,6 +786,14 @@ export function restampKvCommand(bytes: Uint8Array, now: number): Uint8Array {
 }
 
 /**
+ * Re-encodes command bytes in client session `client`/`seq`, replacing any they had.
+ * @throws {KvDecodeError} when `bytes` are not a command or the session is invalid.
+ */
+export function inClientSession(bytes: Uint8Array, client: string, seq: number): Uint8Array {
+  return encodeKvCommand({ ...decodeKvCommand(bytes), client, seq });
+}
+
+/**
  * Encodes a query (for sending it to the member that will run it).
  * @throws {KvDecodeError} when the query is not valid.
  */

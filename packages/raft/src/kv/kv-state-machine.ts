@@ -25,6 +25,7 @@ import {
   compareKeys,
   decodeKvCommand,
   encodeKvCommand,
+  inClientSession,
   KV_MAX_CLIENT_ID_BYTES,
   KV_MAX_LEASE_TTL_MS,
   KV_MAX_TIME_MS,
@@ -947,11 +948,6 @@ export interface KvProposeOptions {
   readonly seq?: number;
 }
 
-/** Re-encodes command bytes in client session `client`/`seq`, replacing any they had. */
-function inClientSession(command: Uint8Array, client: string, seq: number): Uint8Array {
-  return encodeKvCommand({ ...decodeKvCommand(command), client, seq });
-}
-
 function envelope(command: KvCommand, options: KvProposeOptions = {}): Uint8Array {
   return encodeKvCommand({
     now: options.now ?? 0,
@@ -1079,24 +1075,11 @@ export const kv = {
   /**
    * Re-encodes command bytes in client session `client`/`seq` (replacing any session they had),
    * so that a copy committed twice is applied once: what `RaftNode`'s `retryForwardedProposals`
-   * asks of a state machine. Throws `KvDecodeError` for bytes that are not a command.
+   * asks of a state machine. Throws `KvDecodeError` for bytes that are not a command. A proposer
+   * with commands in flight at once gets sessions from a {@link KvSessionPool} instead.
    */
   inSession(command: Uint8Array, client: string, seq: number): Uint8Array {
     return inClientSession(command, client, seq);
-  },
-  /**
-   * A function that puts each command it is given in a client session of its own (`<prefix>/1`,
-   * `<prefix>/2`, …, sequence 1), for a proposer whose commands may be committed twice and that
-   * keeps no session itself. One session per command rather than one per proposer, because a
-   * session answers only its newest sequence number and concurrent proposals overtake each other.
-   * `prefix` must be unique to the proposer (a random id per process).
-   */
-  sessions(prefix: string): (command: Uint8Array) => Uint8Array {
-    let issued = 0;
-    return (command) => {
-      issued++;
-      return inClientSession(command, `${prefix}/${issued}`, 1);
-    };
   },
   /** The `rangeEnd` covering every key that starts with `prefix`. */
   prefixEnd(prefix: KvBytesLike): Uint8Array {
