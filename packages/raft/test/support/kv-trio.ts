@@ -140,7 +140,7 @@ export function slowSaves(storage: MemoryStorage, clock: Clock, delayMs: () => n
  */
 export function observeInbound(
   transport: RaftTransport,
-  onReceive: (message: Message) => boolean | undefined | void,
+  onReceive: (message: Message) => unknown,
 ): RaftTransport {
   return new Proxy(transport, {
     get(target, property) {
