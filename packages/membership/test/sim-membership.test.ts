@@ -653,29 +653,42 @@ test('views built from shared frozen records: a crash is detected, each member c
       const victimIndex = new SeededRandom(seed).int(0, size);
       const victim = nameOf(victimIndex);
       const survivors = cluster.indexes.filter((i) => i !== victimIndex);
+      // What each survivor holds at the moment it declares the victim dead.
+      const declared = new Map<number, { record: unknown; state: unknown; names: string[] }>();
+      for (const i of survivors) {
+        cluster.ml(i).on('leave', (member) => {
+          if (member.name !== victim || declared.has(i)) return;
+          const table = cluster.ml(i).table;
+          const record = table.get(victim);
+          declared.set(i, { record, state: record?.state, names: table.all.map((r) => r.name).sort() });
+        });
+      }
       cluster.crash(victimIndex);
+      // Every survivor declares it dead, though not necessarily at one moment: one that missed
+      // every copy of the others' dead broadcasts waits out its own suspicion, and by then the
+      // first ones may have reaped the victim after gossipToTheDeadTime (seed 80020: one
+      // survivor took the suspicion up 76 ms after the others declared, and declared 18 s
+      // later, as memberlist does).
       await cluster.waitConverged(
-        () => survivors.every((i) => cluster.stateIn(i, victim) === 'dead'),
+        () => declared.size === survivors.length,
         60_000,
-        `${victim} dead everywhere`,
+        `${victim} declared dead by every survivor`,
       );
-      // The shared record still says what it said; each survivor holds a copy of its own.
+      // The shared record still says what it said; each survivor changed a copy of its own.
       const record = shared[victimIndex];
       assert.is(record?.state, NodeState.alive);
-      const copies = new Set(survivors.map((i) => cluster.ml(i).table.get(victim)));
-      assert.is(copies.size, survivors.length, 'one private copy per survivor');
-      assert.not.ok(copies.has(record), 'no survivor changed the shared record');
-      // Nobody else was touched, and every survivor's probe order still holds every member.
-      for (const i of survivors) {
-        assert.is(cluster.ml(i).table.size, size);
-        assert.equal(
-          cluster
-            .ml(i)
-            .table.all.map((r) => r.name)
-            .sort(),
-          cluster.indexes.map(nameOf).sort(),
-        );
-      }
+      const copies = [...declared.values()];
+      assert.ok(
+        copies.every((c) => c.state === NodeState.dead),
+        'each survivor’s own record says dead',
+      );
+      assert.is(new Set(copies.map((c) => c.record)).size, survivors.length, 'one private copy per survivor');
+      assert.not.ok(
+        copies.some((c) => c.record === record),
+        'no survivor changed the shared record',
+      );
+      // Nobody else was touched, and every survivor's probe order still held every member.
+      for (const copy of copies) assert.equal(copy.names, cluster.indexes.map(nameOf).sort());
       const others = cluster.events.filter((e) => e.node !== victim && e.type !== 'join');
       assert.equal(others, [], show(others));
     },
