@@ -789,6 +789,9 @@ export class RaftNode<
   #schedule(): void {
     if (this.#stopped) return;
     if (this.#pumping) {
+      // A batch is being persisted: what need not wait for it (a transfer's timeoutNow) leaves
+      // now; the rest waits for the next batch.
+      for (const message of this.#core.takeUrgentMessages()) this.#send(message);
       this.#again = true;
       return;
     }

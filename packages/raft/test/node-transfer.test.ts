@@ -132,4 +132,46 @@ test('a leader handing over sends timeoutNow before its fsync and its granted vo
   await runSeeds({ seeds: 20, file: import.meta.url, scenario: overlapScenario });
 });
 
+// Under load a leader is usually persisting a batch when the target's last acknowledgement
+// arrives; timeoutNow then leaves at once instead of after that batch's fsync.
+async function inFlightSaveScenario(seed: number): Promise<void> {
+  const SLOW_SAVE_MS = 60;
+  let slowId: string | null = null;
+  let target = '';
+  let timeoutNowAt: number | undefined;
+  let now = () => 0;
+  const recording = (id: string, transport: RaftTransport): RaftTransport =>
+    observeInbound(transport, (message) => {
+      if (id === target && message.type === 'timeoutNow') timeoutNowAt ??= now();
+    });
+  const { sim, ids, nodes, leader } = await startKvTrio({
+    seed,
+    transport: recording,
+    storage: (id, storage, clock) => slowSaves(storage, clock, () => (id === slowId ? SLOW_SAVE_MS : 0)),
+  });
+  now = () => sim.clock.now();
+  target = ids.find((id) => id !== leader.id) as string;
+  await sim.advance(100);
+  slowId = leader.id;
+  const start = sim.clock.now();
+  // The write's entry is appended and its (slow) save starts before the transfer is asked
+  // for, so the target has not acknowledged the whole log yet: the leader waits for that ack,
+  // which arrives while the save is still in flight.
+  const write = outcome(leader.propose(kv.put('k', 'v')));
+  const done = outcome(leader.transferLeadership(target));
+  await sim.waitFor(() => done.settled && write.settled, 2_000, 'the transfer and the write');
+  assert.is(done.error, undefined, `seed ${seed}: ${done.error?.message}`);
+  assert.is(write.error, undefined, `seed ${seed}: ${write.error?.message}`);
+  assert.is(nodes.get(target)?.role, 'leader', `seed ${seed}: the target leads`);
+  assert.ok(timeoutNowAt !== undefined, `seed ${seed}: timeoutNow arrived`);
+  assert.ok(
+    timeoutNowAt - start < SLOW_SAVE_MS / 2,
+    `seed ${seed}: timeoutNow arrived ${timeoutNowAt - start} ms after the write, behind the ${SLOW_SAVE_MS} ms save`,
+  );
+}
+
+test('timeoutNow does not wait for a batch the leader is still persisting', async () => {
+  await runSeeds({ seeds: 20, file: import.meta.url, scenario: inFlightSaveScenario });
+});
+
 test.run();

@@ -1006,6 +1006,58 @@ test('transfer: the leader steps down and grants its vote unasked; only the vote
   for (const id of ids3) assert.equal(net.appliedData(id), ['a', 'b']);
 });
 
+test('transfer: timeoutNow can be taken while a Ready is outstanding; the granted vote waits for its own', async () => {
+  const net = await withLeader(ids3);
+  await net.propose('n1', 'a');
+  const leader = net.core('n1');
+  const term = net.status('n1').term;
+  // A batch is being persisted (its Ready not advanced) when the transfer starts: the target
+  // has not acknowledged its entry, so the leader waits for that first.
+  leader.propose(new TextEncoder().encode('b'));
+  const inFlight = leader.ready();
+  const last = leader.lastIndex;
+  assert.equal(
+    inFlight.entries.map((e) => e.index),
+    [last],
+  );
+  leader.transferLeadership('n2');
+  assert.equal(leader.takeUrgentMessages(), [], 'nothing to hand over before the catch-up');
+  // The target's acknowledgement arrives meanwhile: the leader hands over.
+  leader.step({
+    type: 'appendResponse',
+    from: 'n2',
+    to: 'n1',
+    term,
+    reject: false,
+    index: last,
+    hintIndex: 0,
+    hintTerm: 0,
+  });
+  assert.is(leader.role, 'follower');
+  assert.not.ok(leader.hasReady(), 'no Ready while one is outstanding');
+  assert.equal(
+    leader.takeUrgentMessages().map((m) => [m.type, m.to, m.term]),
+    [['timeoutNow', 'n2', term]],
+  );
+  assert.equal(leader.takeUrgentMessages(), [], 'taken once');
+  await net
+    .node('n1')
+    .storage.save({
+      entries: inFlight.entries,
+      ...(inFlight.hardState ? { hardState: inFlight.hardState } : {}),
+    });
+  leader.advance(inFlight);
+  // The next Ready persists the new term and vote and sends the vote; timeoutNow is gone from it.
+  const next = leader.ready();
+  assert.equal(next.hardState?.vote, 'n2');
+  assert.equal(
+    next.messages
+      .filter((m) => m.type === 'timeoutNow' || m.type === 'voteResponse')
+      .map((m) => [m.type, m.to, m.term]),
+    [['voteResponse', 'n2', term + 1]],
+  );
+});
+
 test('transfer: among five the target still needs the others, and wins', async () => {
   const net = await withLeader(ids5);
   await net.propose('n1', 'a');

@@ -139,6 +139,8 @@ export class RaftCore {
   #leaseBlockedUntil = Number.NEGATIVE_INFINITY;
 
   #messages: Message[] = [];
+  /** `timeoutNow` messages among {@link #messages} (see {@link RaftCore.takeUrgentMessages}). */
+  #urgent = 0;
   #readStates: ReadState[] = [];
   #prevHard: HardState;
   #prevSoft: SoftState;
@@ -919,6 +921,7 @@ export class RaftCore {
     // The target may win without our followers' stickiness: no lease until that settles.
     this.#leaseBlockedUntil = this.#now + this.#cfg.electionTicks;
     this.#send({ type: 'timeoutNow', to, term: this.#term });
+    this.#urgent++;
   }
 
   /**
@@ -1205,6 +1208,24 @@ export class RaftCore {
   }
 
   /**
+   * Takes the `timeoutNow` messages queued since the last {@link ready}, for the driver to send
+   * at once — also while a Ready is outstanding, its save still in flight. `timeoutNow` depends
+   * on nothing durable: it asks a transfer target that acknowledged the whole log to campaign
+   * now. Without this it would wait for the save in flight and then for its own Ready, which
+   * stretches a transfer by a whole fsync under load. The leader's vote for the target, queued
+   * with it, stays for the next Ready (it waits for the new term and vote to be durable).
+   */
+  takeUrgentMessages(): Message[] {
+    if (this.#urgent === 0) return [];
+    this.#urgent = 0;
+    const urgent: Message[] = [];
+    const rest: Message[] = [];
+    for (const message of this.#messages) (message.type === 'timeoutNow' ? urgent : rest).push(message);
+    this.#messages = rest;
+    return urgent;
+  }
+
+  /**
    * Hands out the pending work. Messages that depend on durable state (votes, append acks)
    * are in the same Ready as the entries and hard state they depend on, so the driver's
    * persist-then-send order is enough. Call {@link advance} with it before the next `ready()`.
@@ -1239,6 +1260,7 @@ export class RaftCore {
       ...(snapshot === undefined ? {} : { snapshot }),
     };
     this.#messages = [];
+    this.#urgent = 0;
     this.#readStates = [];
     this.#prevHard = hard;
     this.#prevSoft = soft;
