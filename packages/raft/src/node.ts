@@ -818,8 +818,14 @@ export class RaftNode<
    * only learns of a commit from acknowledgements processed after this batch is durable (one
    * batch at a time), so nothing is acknowledged to a client before the leader's copy is on
    * disk. `timeoutNow` promises nothing either (it asks the target to campaign now; the vote the
-   * old leader grants with it is a voteResponse). Votes, acknowledgements and a leader's
-   * messages in a batch that changes term or vote still wait for the fsync.
+   * old leader grants with it is a voteResponse). Nor does a vote request: a candidate may ask
+   * while its new term and its vote for itself are still being written (etcd's raft does the
+   * same with asynchronous storage writes), because it acts on the answers only as a leader,
+   * and a leader's first messages wait for this batch; if it crashes first, the campaign dies
+   * with it, and voters that granted it their vote in that term keep to it. The candidate's
+   * fsync and its voters' then overlap instead of following each other. Granted votes,
+   * acknowledgements and a leader's messages in a batch that changes term or vote still wait
+   * for the fsync.
    */
   #earlyMessages(ready: Ready): readonly Message[] {
     if (ready.messages.length === 0) return [];
@@ -830,6 +836,7 @@ export class RaftNode<
     return ready.messages.filter(
       (m) =>
         m.type === 'timeoutNow' ||
+        m.type === 'vote' ||
         (replicating && (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot')),
     );
   }
