@@ -656,7 +656,6 @@ test('a singleton on one node: leader-acquired, then started with that fencing t
   assert.ok(entry !== undefined);
   assert.is(entry.modRevision, token);
   assert.equal(decodeLease(entry.value, key), { holder: NODE_ID, session: node.manager.session });
-  // Renewals keep it: many TTLs later the same token still leads.
   // Each renewal is a proposal in a client session (so a retried copy applies once); sessions are
   // reused once a proposal settles, so the machine remembers a few, not one per renewal.
   const sessionsUsed = new Set<string>();
@@ -670,6 +669,7 @@ test('a singleton on one node: leader-acquired, then started with that fencing t
     }
     return apply(bytes, index);
   };
+  // Renewals keep it: many TTLs later the same token still leads.
   await node.run(5 * 3000);
   assert.is(ctx.isLeader(), true);
   assert.ok(proposalsInSessions >= 5, `renewals were proposed (${proposalsInSessions})`);
