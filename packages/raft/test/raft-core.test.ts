@@ -1040,12 +1040,10 @@ test('transfer: timeoutNow can be taken while a Ready is outstanding; the grante
     [['timeoutNow', 'n2', term]],
   );
   assert.equal(leader.takeUrgentMessages(), [], 'taken once');
-  await net
-    .node('n1')
-    .storage.save({
-      entries: inFlight.entries,
-      ...(inFlight.hardState ? { hardState: inFlight.hardState } : {}),
-    });
+  await net.node('n1').storage.save({
+    entries: inFlight.entries,
+    ...(inFlight.hardState ? { hardState: inFlight.hardState } : {}),
+  });
   leader.advance(inFlight);
   // The next Ready persists the new term and vote and sends the vote; timeoutNow is gone from it.
   const next = leader.ready();
