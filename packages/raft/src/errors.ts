@@ -4,7 +4,8 @@
  */
 import type { NodeId } from './core/types.js';
 
-function hasName(error: unknown, name: string): boolean {
+/** True when `error` is an object whose `name` is `name`: error guards that work across copies of the package. */
+export function hasName(error: unknown, name: string): boolean {
   return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === name;
 }
 

@@ -8,9 +8,7 @@
  * turns that record back into one of these classes at the edge (the client, the roles package).
  */
 
-function hasName(error: unknown, name: string): boolean {
-  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === name;
-}
+import { hasName } from '../errors.js';
 
 /** Command, query or result bytes (untrusted) did not decode into the expected shape. */
 export class KvDecodeError extends Error {

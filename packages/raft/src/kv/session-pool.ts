@@ -3,6 +3,7 @@
  * of a proposer apply once (a copy committed twice gets the first copy's answer) without the
  * machine's session table filling up with one session per command.
  */
+import { hasName } from '../errors.js';
 import { inClientSession, KV_MAX_CLIENT_ID_BYTES } from './commands.js';
 
 /** Commands a {@link KvSessionPool} carries at once unless told otherwise. */
@@ -25,11 +26,7 @@ export class KvSessionPoolExhaustedError extends Error {
 
 /** True for a {@link KvSessionPoolExhaustedError}, from any copy of this package. */
 export function isKvSessionPoolExhaustedError(error: unknown): error is KvSessionPoolExhaustedError {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    (error as { name?: unknown }).name === KvSessionPoolExhaustedError.name
-  );
+  return hasName(error, KvSessionPoolExhaustedError.name);
 }
 
 /** Options of a {@link KvSessionPool}. */
