@@ -10,7 +10,7 @@ import type { Message } from '../src/core/types.js';
 import type { KvPutResult, KvRangeResult } from '../src/kv/commands.js';
 import { type KvStateMachine, kv } from '../src/kv/kv-state-machine.js';
 import type { RaftTransport } from '../src/transport/transport.js';
-import { type KvNode, observeInbound, outcome, startKvTrio } from './support/kv-trio.js';
+import { type KvNode, type KvTrio, observeInbound, outcome, startKvTrio } from './support/kv-trio.js';
 
 const REQUEST_TIMEOUT_MS = 3_000;
 
@@ -25,6 +25,14 @@ async function startCluster(seed: number, retryForwardedProposals: boolean) {
 function versionOn(machine: KvStateMachine, key: string): number | undefined {
   const result = machine.query({ type: 'range', key: new TextEncoder().encode(key) }) as KvRangeResult;
   return result.kvs[0]?.version;
+}
+
+/** Waits until every member has applied the write to `k`, and checks that each applied it once. */
+async function appliedOnceEverywhere(cluster: Pick<KvTrio, 'sim' | 'machines'>, seed: number) {
+  for (const [id, machine] of cluster.machines) {
+    await cluster.sim.waitFor(() => versionOn(machine, 'k') !== undefined, 2_000, `${id} applies the write`);
+    assert.is(versionOn(machine, 'k'), 1, `seed ${seed}: ${id} applied the write once`);
+  }
 }
 
 // The leader dies; a follower that has not noticed yet forwards a write to it.
@@ -49,10 +57,7 @@ async function lostForward(
   const afterElectionMs = sim.clock.now() - electedAt;
   if (write.error !== undefined) return { settledAfterMs, afterElectionMs, error: write.error };
   assert.is((write.value as KvPutResult).type, 'put', `seed ${seed}: a put result`);
-  for (const [id, machine] of cluster.machines) {
-    await sim.waitFor(() => versionOn(machine, 'k') !== undefined, 2_000, `${id} applies the write`);
-    assert.is(versionOn(machine, 'k'), 1, `seed ${seed}: ${id} applied the write once`);
-  }
+  await appliedOnceEverywhere(cluster, seed);
   return { settledAfterMs, afterElectionMs };
 }
 
@@ -163,10 +168,7 @@ test('retryForwardedProposals: a write lost on the way to a live leader is sent 
       assert.is(error, undefined, `seed ${seed}: ${error?.message}`);
       // Sent again at the first tick one election timeout (300 ms) after the loss.
       assert.ok(afterMs >= 300 && afterMs < 500, `seed ${seed}: answered after ${afterMs} ms`);
-      for (const [id, machine] of cluster.machines) {
-        await cluster.sim.waitFor(() => versionOn(machine, 'k') !== undefined, 2_000, `${id} applies it`);
-        assert.is(versionOn(machine, 'k'), 1, `seed ${seed}: ${id} applied the write once`);
-      }
+      await appliedOnceEverywhere(cluster, seed);
     },
   });
 });
