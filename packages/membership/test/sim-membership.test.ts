@@ -385,10 +385,14 @@ test('d: a partition longer than the suspicion timeout heals through a re-join',
 
 // ------------------------------------------------------------------------------------------ (e)
 
-// LAN timing: with localConfig's retransmit limit of 2, memberlist itself sometimes loses every
-// copy of the leave message to some node (about 1 run in 60 on 4..10 nodes); that node then
-// probes the departed node, suspects it and, unless a push/pull brings the news first,
-// declares it dead: a failure where there was a leave.
+// With localConfig's retransmit limit of 2, memberlist itself sometimes loses every copy of the
+// leave message to some node (about 1 run in 60 on 4..10 nodes); that node then probes the
+// departed node, suspects it and, unless a push/pull brings the news first, declares it dead: a
+// failure where there was a leave. LAN timing (limit 4) makes that rare, not impossible: once in
+// seeds 110001..116000 (seed 113936: n4 and n5 missed every copy; a push/pull told n5 in time,
+// n4's suspicion ran out first). So the test allows exactly that and nothing else: a stayer may
+// call the leaver dead only after suspecting it itself, only if it never heard of the leave,
+// and only a minority of the stayers (a leave that did not work would be missed by all).
 test('e: a node that leaves is seen as left, never as failed', async () => {
   await runSeeds({
     seeds: 100,
@@ -406,33 +410,38 @@ test('e: a node that leaves is seen as left, never as failed', async () => {
       const eventsBefore = cluster.events.length;
       await cluster.leave(leaverIndex);
       const stayers = cluster.upIndexes();
-      // Seen as left (until it is reaped after gossipToTheDeadTime: then gone).
+      // (The leaver itself also emits leave about itself, as memberlist does.)
+      const eventsOf = (i: number) =>
+        cluster.events.slice(eventsBefore).filter((e) => e.node === leaver && e.observer === nameOf(i));
+      // Every stayer sees it gone (not necessarily at one moment: a stayer that missed the leave
+      // learns it from a push/pull, possibly after another has reaped it).
       await cluster.waitConverged(
-        () => stayers.every((i) => cluster.stateIn(i, leaver) === 'left'),
+        () => stayers.every((i) => eventsOf(i).some((e) => e.type === 'leave')),
         60_000,
-        `${leaver} seen as left`,
+        `${leaver} seen as gone`,
       );
-      // Long past every suspicion timeout and the reap: it stays left, then disappears.
+      // Long past every suspicion timeout and the reap: it stays gone, then disappears.
       const { max } = suspicionBounds(tuning, size);
       await cluster.waitConverged(
         () => stayers.every((i) => cluster.stateIn(i, leaver) === undefined),
         max + tuning.gossipToTheDeadTimeMs + 2 * size * tuning.probeIntervalMs,
         `${leaver} reaped`,
       );
-      // (The leaver itself also emits leave about itself, as memberlist does.)
-      // A node that missed every copy of the leave probes the departed node and suspects it,
-      // until a push/pull tells it the node left; it must never call it dead.
-      const events = cluster.events
-        .slice(eventsBefore)
-        .filter((e) => e.node === leaver && e.observer !== leaver);
-      assert.equal(
-        events
-          .filter((e) => e.type !== 'suspect')
-          .map((e) => `${e.observer} ${e.type} ${e.state}`)
-          .sort(),
-        stayers.map((i) => `${nameOf(i)} leave left`).sort(),
-        show(events),
-      );
+      // One leave event per stayer: left, or dead after its own suspicion (a missed leave).
+      let declaredDead = 0;
+      for (const i of stayers) {
+        const mine = eventsOf(i);
+        const detail = `${nameOf(i)}:\n${show(mine)}`;
+        const verdicts = mine.filter((e) => e.type !== 'suspect');
+        assert.is(verdicts.length, 1, detail);
+        const verdict = verdicts[0] as RecordedEvent;
+        assert.is(verdict.type, 'leave', detail);
+        if (verdict.state === 'left') continue;
+        assert.is(verdict.state, 'dead', detail);
+        assert.ok(mine[0]?.type === 'suspect', `${detail}\ndeclared dead without suspecting it first`);
+        declaredDead++;
+      }
+      assert.ok(2 * declaredDead < stayers.length, `${declaredDead} of ${stayers.length} missed the leave`);
       assert.ok(cluster.allRunningAlive(), cluster.describeViews());
       assert.equal(
         cluster.events
