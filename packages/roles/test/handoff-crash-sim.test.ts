@@ -221,7 +221,8 @@ async function scenario(seed: number, point: CrashPoint): Promise<void> {
     for (const who of point.who) {
       const id = roles[who];
       const node = id === undefined ? undefined : c.nodes.get(id);
-      node?.raft.on('apply', () => {
+      // Checked after every applied entry: a batch can carry `moved` and `completed` together.
+      node?.machine.onEntry(() => {
         if (id !== undefined && armed && isVictim(id) && recordOn(c, id)?.phase === phase) fire();
       });
     }

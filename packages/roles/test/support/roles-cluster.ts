@@ -18,10 +18,30 @@ import { RecordingRole, type RecordingRoleOptions } from './recording-role.js';
 
 export type KvNode = RaftNode<KvResult, KvQuery, KvQueryResult>;
 
+/**
+ * A KvStateMachine that reports every entry it applies. RaftNode's `apply` event comes once per
+ * batch of committed entries, so a state that lasts only one entry of a batch (a handoff record
+ * at `moved`, overwritten by `completed` in the same batch: seed 120054) is invisible to it.
+ */
+export class ObservedKvStateMachine extends KvStateMachine {
+  readonly #listeners: ((index: number) => void)[] = [];
+
+  /** Calls `listener` after each applied entry, with its index. */
+  onEntry(listener: (index: number) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  override apply(command: Uint8Array, index: number): KvResult {
+    const result = super.apply(command, index);
+    for (const listener of this.#listeners) listener(index);
+    return result;
+  }
+}
+
 export interface RolesNode {
   readonly id: string;
   readonly raft: KvNode;
-  readonly machine: KvStateMachine;
+  readonly machine: ObservedKvStateMachine;
   readonly manager: RoleManager;
   readonly role: RecordingRole;
   readonly sim: SimNode;
@@ -100,7 +120,7 @@ export async function startRolesCluster(
 
   const boot = async (simNode: SimNode): Promise<void> => {
     const id = simNode.name;
-    const machine = new KvStateMachine();
+    const machine = new ObservedKvStateMachine();
     const raft: KvNode = await RaftNode.create({
       id,
       peers,
