@@ -163,6 +163,8 @@ test('b: a crashed node is declared dead by every survivor within the suspicion 
       const deadIncarnation = Math.max(...deaths.map((e) => e.incarnation));
       const remembered = new Set(survivors.filter((i) => cluster.stateIn(i, victim) === 'dead'));
       const diedAt = new Map(deaths.map((e) => [e.observer, e.at]));
+      const joinedWhileDown = cluster.eventsAbout(victim, 'join').filter((e) => e.at > crashedAt);
+      assert.equal(joinedWhileDown, [], `${victim} joined while it was down: ${show(joinedWhileDown)}`);
       // Events from the restart on, by position (the last death may share its millisecond).
       const eventsBefore = cluster.events.length;
       await cluster.restart(victimIndex);
@@ -172,14 +174,8 @@ test('b: a crashed node is declared dead by every survivor within the suspicion 
         4 * tuning.pushPullIntervalMs,
         `${victim} back after restart`,
       );
-      const joinedWhileDown = cluster.events
-        .slice(0, eventsBefore)
-        .filter((e) => e.node === victim && e.type === 'join' && e.at > crashedAt);
-      assert.equal(joinedWhileDown, [], `${victim} joined while it was down: ${show(joinedWhileDown)}`);
       for (const i of survivors) {
-        const after = cluster.events
-          .slice(eventsBefore)
-          .filter((e) => e.node === victim && e.observer === nameOf(i));
+        const after = cluster.eventsAbout(victim, undefined, nameOf(i), eventsBefore);
         const rejoined = after.filter((e) => e.type === 'join');
         assert.ok(rejoined.length >= 1, `${nameOf(i)} never saw ${victim} join again`);
         const again = rejoined[0];
@@ -411,8 +407,7 @@ test('e: a node that leaves is seen as left, never as failed', async () => {
       await cluster.leave(leaverIndex);
       const stayers = cluster.upIndexes();
       // (The leaver itself also emits leave about itself, as memberlist does.)
-      const eventsOf = (i: number) =>
-        cluster.events.slice(eventsBefore).filter((e) => e.node === leaver && e.observer === nameOf(i));
+      const eventsOf = (i: number) => cluster.eventsAbout(leaver, undefined, nameOf(i), eventsBefore);
       // Every stayer sees it gone (not necessarily at one moment: a stayer that missed the leave
       // learns it from a push/pull, possibly after another has reaped it).
       await cluster.waitConverged(

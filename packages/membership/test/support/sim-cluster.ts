@@ -285,10 +285,14 @@ export class SimCluster {
     return this.viewsAre(expected);
   }
 
-  /** Events about `node` (optionally of one type, as seen by one observer). */
-  eventsAbout(node: string, type?: keyof MemberlistEvents, observer?: string): RecordedEvent[] {
+  /**
+   * Events about `node` (optionally of one type, as seen by one observer), from position `since`
+   * of {@link events} on: a position, not a time, tells apart what happened in one millisecond.
+   */
+  eventsAbout(node: string, type?: keyof MemberlistEvents, observer?: string, since = 0): RecordedEvent[] {
     return this.events.filter(
-      (e) =>
+      (e, position) =>
+        position >= since &&
         e.node === node &&
         (type === undefined || e.type === type) &&
         (observer === undefined || e.observer === observer),
