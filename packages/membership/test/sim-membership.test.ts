@@ -156,10 +156,10 @@ test('b: a crashed node is declared dead by every survivor within the suspicion 
       // Survivors that still hold the old death spread it after the re-join, as memberlist does:
       // gossip of their dead message (seed 111684: declared 7 ms before the restart), or a
       // push/pull that carries the dead entry, which the receiver turns into a suspicion
-      // (state.go: mergeState; seed 110828). A survivor that took the new process in at
-      // incarnation 1 then loses it again until the refutation reaches it. So a survivor may see
-      // more than one re-join, but each extra one only after a death at the old incarnation (the
-      // stale news), and only back at a higher one.
+      // (state.go: mergeState; seed 110828, where no probe of the new process had failed). A
+      // survivor that took the new process in at incarnation 1 then loses it again until the
+      // refutation reaches it. So a survivor may see more than one re-join, but each extra one
+      // only after a death at the old incarnation (the stale news), and only back at a higher one.
       const deadIncarnation = Math.max(...deaths.map((e) => e.incarnation));
       const remembered = new Set(survivors.filter((i) => cluster.stateIn(i, victim) === 'dead'));
       const diedAt = new Map(deaths.map((e) => [e.observer, e.at]));
@@ -385,10 +385,11 @@ test('d: a partition longer than the suspicion timeout heals through a re-join',
 // leave message to some node (about 1 run in 60 on 4..10 nodes); that node then probes the
 // departed node, suspects it and, unless a push/pull brings the news first, declares it dead: a
 // failure where there was a leave. LAN timing (limit 4) makes that rare, not impossible: once in
-// seeds 110001..116000 (seed 113936: n4 and n5 missed every copy; a push/pull told n5 in time,
-// n4's suspicion ran out first). So the test allows exactly that and nothing else: a stayer may
-// call the leaver dead only after suspecting it itself, only if it never heard of the leave,
-// and only a minority of the stayers (a leave that did not work would be missed by all).
+// seeds 110001..116000 (seed 113936: n4 and n5 missed every copy; n5 heard of the leave 6.6 s
+// after suspecting the leaver, n4's suspicion ran out first). So the test allows exactly that and
+// nothing else: a stayer may call the leaver dead only after suspecting it itself, only if it
+// never heard of the leave, and only a minority of the stayers (a leave that did not work would
+// be missed by all).
 test('e: a node that leaves is seen as left, never as failed', async () => {
   await runSeeds({
     seeds: 100,
