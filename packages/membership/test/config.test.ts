@@ -42,6 +42,7 @@ const GO_LAN: MemberlistTuning = {
   udpBufferSize: 1_400,
   deadNodeReclaimTimeMs: 0, // not set in DefaultLANConfig: the zero value, never reclaim
   lifeguard: true, // not a memberlist option: memberlist always runs Lifeguard
+  answerStaleAccusations: true, // a ClusterOS extension; false is memberlist's behaviour
 };
 
 /** config.go DefaultWANConfig: DefaultLANConfig with these changes. */
@@ -127,6 +128,7 @@ test('bad tuning values are ConfigErrors naming the option', () => {
     ['gossipVerifyOutgoing', null],
     ['enableCompression', undefined],
     ['lifeguard', 0],
+    ['answerStaleAccusations', 'yes'],
     ['protocolVersion', 0],
     ['protocolVersion', 6],
     ['protocolVersion', 2.5],

@@ -56,6 +56,15 @@ export interface MemberlistTuning {
    * score, no nacks and a fixed suspicion timeout. Only for experiments; Go peers always use it.
    */
   readonly lifeguard: boolean;
+  /**
+   * A ClusterOS extension (memberlist 0.2.2 has no such setting and ignores these messages): when
+   * a member sends this node a suspect or dead message about itself at an incarnation it has
+   * already refuted, answer that member directly with this node's current alive message (at most
+   * once per member per probe interval). A member that missed the refutation then learns it
+   * before its suspicion timer runs out, instead of declaring a live node dead. Wire-compatible:
+   * the answer is an ordinary alive message. `false` behaves exactly as memberlist.
+   */
+  readonly answerStaleAccusations: boolean;
 }
 
 /** memberlist `DefaultLANConfig`: a cluster on one local network. */
@@ -81,6 +90,7 @@ export function lanConfig(): MemberlistTuning {
     udpBufferSize: 1_400,
     deadNodeReclaimTimeMs: 0,
     lifeguard: true,
+    answerStaleAccusations: true,
   };
 }
 
@@ -138,6 +148,7 @@ const booleans: readonly (keyof MemberlistTuning)[] = [
   'gossipVerifyOutgoing',
   'enableCompression',
   'lifeguard',
+  'answerStaleAccusations',
 ];
 
 /**

@@ -7,7 +7,7 @@
  * randomness and I/O come through the injected clock, random and transport, so a simulation
  * runs this exact code.
  */
-import { type Address, parseAddress, type TimerHandle } from '@clusteros/sim';
+import { type Address, formatAddress, parseAddress, type TimerHandle } from '@clusteros/sim';
 import { EventEmitter } from 'eventemitter3';
 import { PayloadTooLargeError } from '../errors.js';
 import { COMPOUND_HEADER_OVERHEAD, COMPOUND_PART_OVERHEAD, encodeCompound } from '../wire/compound.js';
@@ -49,6 +49,7 @@ import { type MemberlistOptions, type ResolvedOptions, resolveOptions } from './
 import { PacketHandler } from './packet-handler.js';
 import { Prober } from './prober.js';
 import { localPushPull, mergeRemoteState } from './push-pull-state.js';
+import { StaleAccusationAnswers } from './stale-accusations.js';
 import { type MemberlistStats, StatsCounters } from './stats.js';
 import { StreamService } from './streams.js';
 import { Suspicion } from './suspicion.js';
@@ -98,6 +99,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
   #awareness = 0;
   #leaving = false;
   #closed = false;
+  readonly #staleAnswers: StaleAccusationAnswers;
 
   private constructor(opts: ResolvedOptions, transport: Transport) {
     super();
@@ -105,6 +107,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     this.transport = transport;
     this.table = new NodeTable(opts.random.fork('node-table'));
     this.acks = new AckTable(opts.clock);
+    this.#staleAnswers = new StaleAccusationAnswers(() => opts.clock.now(), opts.tuning.probeIntervalMs);
     const numNodes = (): number => this.table.size;
     this.broadcasts = new BroadcastQueue({ retransmitMult: opts.tuning.retransmitMult, numNodes });
     this.#userBroadcasts = new BroadcastQueue({ retransmitMult: opts.tuning.retransmitMult, numNodes });
@@ -129,17 +132,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     this.table.add(this.#self);
     // memberlist's setAlive runs aliveNode(bootstrap) for this node, which queues its alive
     // message: once a join has found members, the new node gossips itself as well as its seed.
-    this.broadcasts.queue(
-      encodeAlive({
-        incarnation: this.#self.incarnation,
-        node: this.#self.name,
-        addr: this.#self.addrBytes,
-        port: this.#self.port,
-        meta: this.#self.meta,
-        vsn: this.#self.vsn,
-      }),
-      { name: this.#self.name },
-    );
+    this.broadcasts.queue(encodeAlive(this.#selfAlive()), { name: this.#self.name });
     this.#prober = new Prober(this);
     this.#streams = new StreamService(this);
     const packets = new PacketHandler(this);
@@ -625,15 +618,32 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     this.#self.incarnation = incarnation;
     this.counters.counts.refutes++;
     this.applyAwareness(1);
-    const alive: Alive = {
-      incarnation,
+    this.broadcasts.queue(encodeAlive(this.#selfAlive()), { name: this.#self.name });
+  }
+
+  /** This node's alive message at its current incarnation. */
+  #selfAlive(): Alive {
+    return {
+      incarnation: this.#self.incarnation,
       node: this.#self.name,
       addr: this.#self.addrBytes,
       port: this.#self.port,
       meta: this.#self.meta,
       vsn: this.#self.vsn,
     };
-    this.broadcasts.queue(encodeAlive(alive), { name: this.#self.name });
+  }
+
+  /**
+   * @internal A suspect or dead message about `node` at `incarnation` arrived from `from`: if it
+   * accuses this node at an incarnation already refuted, the sender missed the refutation and is
+   * answered with this node's alive message (see `answerStaleAccusations`).
+   */
+  answerStaleAccusation(node: string, incarnation: number, from: Address): void {
+    if (!this.opts.tuning.answerStaleAccusations || this.#leaving || this.#closed) return;
+    if (node !== this.#self.name || incarnation >= this.#self.incarnation) return;
+    if (!this.#staleAnswers.take(formatAddress(from))) return;
+    this.counters.counts.staleAccusationsAnswered++;
+    this.sendMsg(from, encodeAlive(this.#selfAlive()));
   }
 
   #clearSuspicion(name: string): void {

@@ -81,12 +81,14 @@ export class PacketHandler {
         if (ml.acks.nack(message.body.seqNo)) ml.counters.counts.nacks++;
         return;
       case MessageType.suspect:
+        ml.answerStaleAccusation(message.body.node, message.body.incarnation, from);
         ml.suspectNode(message.body);
         return;
       case MessageType.alive:
         ml.aliveNode(message.body, null, false);
         return;
       case MessageType.dead:
+        ml.answerStaleAccusation(message.body.node, message.body.incarnation, from);
         ml.deadNode(message.body, null);
         return;
       case MessageType.user:

@@ -47,6 +47,11 @@ export interface MemberlistStats {
   readonly suspects: number;
   /** Times this node refuted a suspicion or death of itself. */
   readonly refutes: number;
+  /**
+   * Alive messages sent straight to a member that accused this node at an incarnation it had
+   * already refuted (the `answerStaleAccusations` extension).
+   */
+  readonly staleAccusationsAnswered: number;
   /** Nodes that became dead (not left) here. */
   readonly deaths: number;
   /** Push/pull exchanges completed (either side). */
@@ -109,6 +114,7 @@ export class StatsCounters {
     tcpPings: 0,
     suspects: 0,
     refutes: 0,
+    staleAccusationsAnswered: 0,
     deaths: 0,
     pushPulls: 0,
     pushPullFailures: 0,
