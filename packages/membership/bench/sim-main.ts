@@ -223,7 +223,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (args.write) {
     await mkdir(dirname(REPORT), { recursive: true });
     const existing = await readFile(REPORT, 'utf8').catch(() => null);
-    await writeFile(REPORT, spliceSection(existing, section));
+    await writeFile(REPORT, spliceSection(existing, section, args.only));
     log(`wrote ${REPORT}`);
   }
 }

@@ -7,6 +7,9 @@ import { SCALE_LINK_TEXT, type ScaleResult } from './sim-scale.js';
 
 export const BEGIN = '<!-- sim:begin -->';
 export const END = '<!-- sim:end -->';
+/** The Lifeguard part, inside the section: `--only lifeguard` rewrites just this. */
+export const LIFEGUARD_BEGIN = '<!-- sim-lifeguard:begin -->';
+export const LIFEGUARD_END = '<!-- sim-lifeguard:end -->';
 
 export const INTRO = `# Benchmark: membership (@clusteros/membership)
 
@@ -234,7 +237,14 @@ function tenThousandNote(input: ReportInput): string {
 function lifeguardSection(input: ReportInput): string {
   const setup = input.lifeguardSetup;
   if (setup === null) return '';
-  const out: string[] = ['### Lifeguard vs plain SWIM with slow members', ''];
+  const took = (input.finishedAt.getTime() - input.startedAt.getTime()) / 60_000;
+  const out: string[] = [
+    '### Lifeguard vs plain SWIM with slow members',
+    '',
+    `- Command: \`${input.command}\`; date: ${input.startedAt.toISOString()} (took ${fmt(took, 1)} min)`,
+    lifeguardMethod(setup),
+    '',
+  ];
   const minutes = setup.windowMs / 60_000;
   for (const n of setup.sizes) {
     const of = (lifeguard: boolean): LifeguardResult[] =>
@@ -291,6 +301,8 @@ function lifeguardSection(input: ReportInput): string {
     ]);
     const totalSwim = sum(swim, (r) => r.falseDeclarations);
     const totalLg = sum(lg, (r) => r.falseDeclarations);
+    const healthySwim = sum(swim, (r) => r.falseAboutNormal);
+    const healthyLg = sum(lg, (r) => r.falseAboutNormal);
     out.push(
       `#### N = ${n} (${slow} slow), ${swim.length} seed(s) each`,
       '',
@@ -298,8 +310,10 @@ function lifeguardSection(input: ReportInput): string {
       '',
       table(['measurement', 'plain SWIM (`lifeguard: false`)', 'Lifeguard (`lifeguard: true`)'], rows),
       '',
-      `Total false dead declarations over all seeds: plain SWIM ${fmt(totalSwim)}, Lifeguard ${fmt(totalLg)}: ` +
-        `${ratioText(totalSwim, totalLg)}.`,
+      `False dead declarations about healthy members (neither slow nor crashed: what the goal is about), ` +
+        `totals over all seeds: plain SWIM ${fmt(healthySwim)}, Lifeguard ${fmt(healthyLg)}: ` +
+        `${ratioText(healthySwim, healthyLg)}. About any live member, slow ones included: plain SWIM ` +
+        `${fmt(totalSwim)}, Lifeguard ${fmt(totalLg)} (${fewerText(totalSwim, totalLg)}).`,
       '',
     );
   }
@@ -337,7 +351,7 @@ function lifeguardSection(input: ReportInput): string {
 }
 
 /** What the investigation of the Lifeguard results found (done once, on these runs' code). */
-const LIFEGUARD_FINDINGS = `#### Why not 50×: what was checked and found (2026-11-30)
+const LIFEGUARD_FINDINGS = `#### Why not 50× yet: what was checked, found and changed (2026-11-30, 2026-12-02)
 
 - **The implementation against memberlist 0.2.2** (state.go \`probeNode\`, \`suspectNode\`, \`refute\`;
   awareness.go; suspicion.go; net.go \`handleIndirectPing\`): health score −1 after a probe answered in
@@ -350,35 +364,51 @@ const LIFEGUARD_FINDINGS = `#### Why not 50×: what was checked and found (2026-
   suspects the incarnation it started with; the suspicion piggybacked on pings to a suspect member.
   All match. One difference was found and fixed: a refutation was queued for gossip under the
   node's name, where memberlist queues it under the node's address, so that it does not replace the
-  node's other queued news about itself. It changes nothing here: a re-run of N = 50, seed 1 gave
-  identical numbers in both modes.
-- **Where the false declarations come from**: almost all are made by normal members (see "declared
-  by a slow member" above); without Lifeguard almost all are about normal members, with it a third
-  (N = 100) to most (N = 50) are about the slow ones. Tracing them (N = 100, seed 1, both modes)
-  showed two mechanisms. About a normal member, every time: the declarer had taken up a suspicion of
-  node X at incarnation i, X refuted at once with an alive at i + 1, and that refutation never reached
-  this one member. In one traced case 826 copies of the refutation reached 96 of the 97 other live
-  members and none reached the declarer: with memberlist's retransmit limit (4 × ⌈log10(N + 1)⌉ = 12
-  sends by every member that takes the news up) about one member in 5,000 misses a given broadcast. A
-  suspicion at a newer incarnation only confirms a running suspicion (state.go does not update the
-  incarnation there), so unless another alive about X or a push/pull reaches the member in time, its
-  timer runs out; the slow members make refutations frequent, since each accusation of a healthy
-  member costs one. About a slow member: many members suspect it at once (their probes of it all
-  fail), the confirmations bring the timeout down to the minimum, and its refutation, itself sent
-  late, does not reach every one of them in time.
+  node's other queued news about itself. It changed nothing here (a re-run of N = 50, seed 1 gave
+  identical numbers in both modes).
+- **Where the false declarations come from** (traced on N = 100, seed 1, both modes, before the
+  change below): almost all are made by normal members (see "declared by a slow member"). About a
+  normal member, every time: the declarer had taken up a suspicion of node X at incarnation i, X
+  refuted at once with an alive at i + 1, and that refutation never reached this one member. In one
+  traced case 826 copies of the refutation reached 96 of the 97 other live members and none reached
+  the declarer: with memberlist's retransmit limit (4 × ⌈log10(N + 1)⌉ = 12 sends by every member
+  that takes the news up) about one member in 5,000 misses a given broadcast. A suspicion at a newer
+  incarnation only confirms a running suspicion (state.go does not update the incarnation there),
+  and memberlist ignores a suspicion of itself at an older incarnation, so unless another alive
+  about X or a push/pull reached the member in time, its timer ran out; the slow members make
+  refutations frequent, since each accusation of a healthy member costs one. About a slow member:
+  many members suspect it at once (their probes of it all fail), the confirmations bring the
+  timeout down to the minimum, and its refutation, itself sent late, does not reach every one of
+  them in time.
+- **\`answerStaleAccusations\` (2026-12-02, on in both modes above)**: the member holding the stale
+  suspicion keeps telling X about it — it piggybacks the suspicion on its probes of X and gossips
+  it — so X now answers such a sender directly with its current alive (at most once per sender per
+  probe interval; memberlist drops the message). The same seeds before this change gave, about
+  healthy members: N = 100, plain SWIM 701, Lifeguard 61 (11.5× fewer); N = 50, 246 and 7 (35×).
+  Lifeguard gains more from it than plain SWIM because a suspicion with one accuser waits the
+  maximum (48 s at N = 100, 41 s at N = 50) instead of the minimum (8 s, 6.8 s): time enough, often,
+  for the declarer's next probe of X, which carries the suspicion and so draws the answer. What
+  Lifeguard still declares about healthy members is where the declarer neither probed X nor
+  gossiped the suspicion to it before its timer ran out (at N = 100 a member probes a given member
+  about once per 100 s).
 - **What Lifeguard changes**: health scores rise (the slow members', and those of members whose
   relays answer late), so members probe less often and accuse less (suspicions and refutations fall
-  by about 2.6×), and a suspicion with one accuser waits the maximum (48 s at N = 100, 41 s at N =
-  50) instead of the minimum (8 s, 6.8 s), which gives a missed refutation many more chances to be
-  repaired. It does not change how often a broadcast is missed, nor the timeout of a slow member
-  that many members suspect at once (the minimum, by design; the slow member reads the accusation
-  late and answers late). That leaves about an 8–9× reduction in this model, not 50×. The price is a
-  little slower detection of real crashes (medians under a second more here): members whose health
-  score rose (slow relays answer late, so nacks go missing) probe less often, and a first suspicion
-  is only down to the minimum timeout once two more members confirm it.
+  by about 2.6×), and the longer single-accuser timeout above gives a missed refutation many more
+  chances to be repaired. It does not change how often a broadcast is missed, nor the timeout of a
+  slow member that many members suspect at once (the minimum, by design; the slow member reads the
+  accusation late and answers late). Detection of real crashes: the first declaration comes a
+  little later with Lifeguard at N = 100 (a first suspicion is only down to the minimum timeout once
+  two more members confirm it, and members whose health score rose probe less often); the time
+  until every live member has the crashed node dead is about the same in both modes.
 - **How slow is slow**: the section after this one (\`npm run bench:membership:sweep\`) repeats the
   N = 50 runs with the slow members' delay stretched, and separates the declarations about healthy
   members from those about the slow ones.`;
+
+/** "8.3× fewer with Lifeguard", without a verdict. */
+function fewerText(swim: number, lg: number): string {
+  if (lg === 0) return swim === 0 ? 'neither had any' : 'none with Lifeguard';
+  return `${fmt(swim / lg, 1)}× fewer with Lifeguard`;
+}
 
 export function ratioText(swim: number, lg: number): string {
   if (lg === 0 && swim === 0) return 'neither had any, so these runs show no difference';
@@ -392,9 +422,29 @@ export function ratioText(swim: number, lg: number): string {
 
 // ------------------------------------------------------------------ method and whole section
 
+function lifeguardMethod(setup: LifeguardSetup): string {
+  return (
+    `- **Lifeguard experiment**: N ∈ {${setup.sizes.join(', ')}}, seeds ${setup.seeds.join(', ')}, both modes with the ` +
+    `same seed (same slow members, same crashes, same network draws until behaviour diverges). ` +
+    `${Math.round(setup.slowShare * 100)}% of the members (drawn by the seed) are *slow*: every datagram they ` +
+    `receive is handed to memberlist ${setup.slowDelayMs[0] / 1000}–${setup.slowDelayMs[1] / 1000} s late (uniform, ` +
+    "independently per datagram, on the node's own clock), and what arrives on their TCP connections likewise " +
+    '(in order), as a process stalled by GC pauses or starved of CPU would read its sockets late; their sending and ' +
+    'timers are untouched. (With only datagrams slowed, the TCP fallback ping answers every probe in time and ' +
+    'nobody is ever suspected.) The cluster joins (one node every 20 ms), runs ' +
+    `${setup.warmupMs / 1000} s, then the slow members turn slow for a window of ${setup.windowMs / 60_000} ` +
+    `simulated minutes, during which ${setup.crashes} normal members crash at evenly spaced times. A *false dead ` +
+    "declaration* is a member's suspicion timer running out on a node that had not crashed (the runtime logs " +
+    '"suspicion expired, marking node dead"); *marks* counts every member that then had a live node as dead. ' +
+    '`lifeguard: false` turns off the local health score (which stretches the probe deadline), nacks and the ' +
+    'confirmation-based suspicion timeout (the timeout is the minimum, `suspicionMult × log10(N) × probe interval`). ' +
+    'Both modes keep `answerStaleAccusations` at its default (on: a member accused at an incarnation it has ' +
+    'already refuted answers the accuser with its alive message; not part of Lifeguard, and not in memberlist).'
+  );
+}
+
 function method(input: ReportInput): string {
   const t = lanConfig();
-  const setup = input.lifeguardSetup;
   const lines = [
     '### Method',
     '',
@@ -425,24 +475,6 @@ function method(input: ReportInput): string {
       'sensitive to the other work on this shared machine). The goal was a 1,000-node cluster faster than real time ' +
       'on one core: compare the steady-state row with 1.',
   ];
-  if (setup !== null) {
-    lines.push(
-      `- **Lifeguard experiment**: N ∈ {${setup.sizes.join(', ')}}, seeds ${setup.seeds.join(', ')}, both modes with the ` +
-        `same seed (same slow members, same crashes, same network draws until behaviour diverges). ` +
-        `${Math.round(setup.slowShare * 100)}% of the members (drawn by the seed) are *slow*: every datagram they ` +
-        `receive is handed to memberlist ${setup.slowDelayMs[0] / 1000}–${setup.slowDelayMs[1] / 1000} s late (uniform, ` +
-        "independently per datagram, on the node's own clock), and what arrives on their TCP connections likewise " +
-        '(in order), as a process stalled by GC pauses or starved of CPU would read its sockets late; their sending and ' +
-        'timers are untouched. (With only datagrams slowed, the TCP fallback ping answers every probe in time and ' +
-        'nobody is ever suspected.) The cluster joins (one node every 20 ms), runs ' +
-        `${setup.warmupMs / 1000} s, then the slow members turn slow for a window of ${setup.windowMs / 60_000} ` +
-        `simulated minutes, during which ${setup.crashes} normal members crash at evenly spaced times. A *false dead ` +
-        "declaration* is a member's suspicion timer running out on a node that had not crashed (the runtime logs " +
-        '"suspicion expired, marking node dead"); *marks* counts every member that then had a live node as dead. ' +
-        '`lifeguard: false` turns off the local health score (which stretches the probe deadline), nacks and the ' +
-        'confirmation-based suspicion timeout (the timeout is the minimum, `suspicionMult × log10(N) × probe interval`).',
-    );
-  }
   return lines.join('\n');
 }
 
@@ -465,16 +497,46 @@ export function renderSection(input: ReportInput): string {
     '',
     scaleSection(input),
     '',
+    LIFEGUARD_BEGIN,
     lifeguardSection(input),
+    LIFEGUARD_END,
     '',
     RUNTIME_CHANGES,
     END,
   ].join('\n');
 }
 
-/** Replaces the section between the markers (or appends it), keeping the rest of the document. */
-export function spliceSection(document: string | null, section: string): string {
+/** The part of `text` from `begin` to `end` (markers included), or null. */
+function between(text: string, begin: string, end: string): { from: number; to: number } | null {
+  const from = text.indexOf(begin);
+  const to = text.indexOf(end, from);
+  return from >= 0 && to > from ? { from, to: to + end.length } : null;
+}
+
+/**
+ * Replaces the section between the markers (or appends it), keeping the rest of the document.
+ * When only one part was run (`only`), the other part's results already in the document stay:
+ * `lifeguard` replaces just the Lifeguard block; `scale` keeps the Lifeguard block there is.
+ */
+export function spliceSection(
+  document: string | null,
+  section: string,
+  only: 'scale' | 'lifeguard' | null = null,
+): string {
   if (document === null || document.trim() === '') return `${INTRO}\n${section}\n`;
+  const oldBlock = between(document, LIFEGUARD_BEGIN, LIFEGUARD_END);
+  const newBlock = between(section, LIFEGUARD_BEGIN, LIFEGUARD_END);
+  if (only === 'lifeguard' && oldBlock !== null && newBlock !== null)
+    return (
+      document.slice(0, oldBlock.from) +
+      section.slice(newBlock.from, newBlock.to) +
+      document.slice(oldBlock.to)
+    );
+  if (only === 'scale' && oldBlock !== null && newBlock !== null)
+    section =
+      section.slice(0, newBlock.from) +
+      document.slice(oldBlock.from, oldBlock.to) +
+      section.slice(newBlock.to);
   const begin = document.indexOf(BEGIN);
   const end = document.indexOf(END);
   if (begin >= 0 && end > begin) return document.slice(0, begin) + section + document.slice(end + END.length);
