@@ -41,10 +41,6 @@ function suspicionBounds(tuning: MemberlistTuning, n: number): { min: number; ma
 const show = (events: readonly RecordedEvent[]): string =>
   events.map((e) => `${e.at} ${e.observer} ${e.type} ${e.node}:${e.state}@${e.incarnation}`).join('\n');
 
-/** Every event about `node` that declares it dead (a failure, not a leave). */
-const deathsOf = (cluster: SimCluster, node: string): RecordedEvent[] =>
-  cluster.eventsAbout(node, 'leave').filter((e) => e.state === 'dead');
-
 // ------------------------------------------------------------------------------------------ (a)
 
 test('a: N nodes joining (at once or one by one) converge to everyone alive everywhere', async () => {
@@ -109,14 +105,14 @@ test('b: a crashed node is declared dead by every survivor within the suspicion 
       const interval = tuning.probeIntervalMs;
       const latest = crashedAt + (2 * (size - 1) - 1) * interval + interval + max;
       // (Event-based: a survivor that declared it dead early may have reaped it already.)
-      const declared = () => new Set(deathsOf(cluster, victim).map((e) => e.observer));
+      const declared = () => new Set(cluster.deathsOf(victim).map((e) => e.observer));
       await cluster.waitConverged(
         () => survivors.every((i) => declared().has(nameOf(i))),
         latest - crashedAt + 1_000,
         `${victim} declared dead by every survivor`,
       );
       // Exactly one failure event per survivor, none that calls it left, none about others.
-      const deaths = deathsOf(cluster, victim);
+      const deaths = cluster.deathsOf(victim);
       assert.equal(deaths.map((e) => e.observer).sort(), survivors.map(nameOf).sort(), show(deaths));
       assert.equal(cluster.eventsAbout(victim, 'leave').length, deaths.length, 'never seen as left');
       const otherTrouble = cluster.events.filter((e) => e.type === 'leave' && e.node !== victim);
@@ -536,7 +532,7 @@ test('g: with 10% datagram loss no live node is declared dead, and a crash is st
       const limit = 2 * size * tuning.probeIntervalMs * tuning.awarenessMaxMultiplier + max;
       await cluster.waitConverged(
         () => {
-          const declared = new Set(deathsOf(cluster, victim).map((e) => e.observer));
+          const declared = new Set(cluster.deathsOf(victim).map((e) => e.observer));
           return survivors.every((i) => declared.has(nameOf(i)));
         },
         limit,

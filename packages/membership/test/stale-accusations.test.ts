@@ -111,7 +111,7 @@ async function missedRefutation(seed: number, answerStaleAccusations: boolean): 
 
   const since = cluster.events.length;
   const max = 6 * suspicionTimeout(tuning.suspicionMult, 3, 1_000);
-  const deaths = () => cluster.eventsAbout('n1', 'leave', undefined, since).filter((e) => e.state === 'dead');
+  const deaths = () => cluster.deathsOf('n1', since);
   // The whole of n0's longest suspicion (and then some), unless somebody declares n1 dead first.
   await cluster.converged(() => deaths().length > 0, max + 5_000);
   return {

@@ -299,6 +299,11 @@ export class SimCluster {
     );
   }
 
+  /** Events declaring `node` dead (a failure, not a leave), from position `since` of {@link events} on. */
+  deathsOf(node: string, since = 0): RecordedEvent[] {
+    return this.eventsAbout(node, 'leave', undefined, since).filter((e) => e.state === 'dead');
+  }
+
   #index(node: number | string): number {
     if (typeof node === 'number') return node;
     const index = this.indexes.find((i) => nameOf(i) === node);
