@@ -313,7 +313,7 @@ function lifeguardSection(input: ReportInput): string {
       `False dead declarations about healthy members (neither slow nor crashed: what the goal is about), ` +
         `totals over all seeds: plain SWIM ${fmt(healthySwim)}, Lifeguard ${fmt(healthyLg)}: ` +
         `${ratioText(healthySwim, healthyLg)}. About any live member, slow ones included: plain SWIM ` +
-        `${fmt(totalSwim)}, Lifeguard ${fmt(totalLg)} (${fewerText(totalSwim, totalLg)}).`,
+        `${fmt(totalSwim)}, Lifeguard ${fmt(totalLg)} (SWIM ÷ Lifeguard: ${fewer(totalSwim, totalLg)}).`,
       '',
     );
   }
@@ -404,10 +404,10 @@ const LIFEGUARD_FINDINGS = `#### Why not 50× yet: what was checked, found and c
   N = 50 runs with the slow members' delay stretched, and separates the declarations about healthy
   members from those about the slow ones.`;
 
-/** "8.3× fewer with Lifeguard", without a verdict. */
-function fewerText(swim: number, lg: number): string {
-  if (lg === 0) return swim === 0 ? 'neither had any' : 'none with Lifeguard';
-  return `${fmt(swim / lg, 1)}× fewer with Lifeguard`;
+/** SWIM's count over Lifeguard's ("12×"), "all 40 gone" when Lifeguard had none, "—" when neither had any. */
+export function fewer(swim: number, lifeguard: number): string {
+  if (lifeguard === 0) return swim === 0 ? '—' : `all ${fmt(swim)} gone`;
+  return `${fmt(swim / lifeguard, 1)}×`;
 }
 
 export function ratioText(swim: number, lg: number): string {

@@ -1,7 +1,7 @@
 // Renders the Lifeguard slowness sweep (sim-sweep.ts) as its own section of
 // docs/benchmarks/membership.md, after the "Simulation" section.
 import type { LifeguardResult } from './sim-lifeguard.js';
-import { fmt, sec, spliceAfterSimulation, spread, table } from './sim-report.js';
+import { fewer, fmt, sec, spliceAfterSimulation, spread, table } from './sim-report.js';
 
 export const SWEEP_BEGIN = '<!-- sweep:begin -->';
 export const SWEEP_END = '<!-- sweep:end -->';
@@ -27,12 +27,6 @@ export interface SweepInput {
 }
 
 const delayText = ([lo, hi]: readonly [number, number]): string => `${lo / 1000}–${hi / 1000} s`;
-
-/** SWIM's count over Lifeguard's ("12×"), "all 40 gone" when Lifeguard had none, "—" when neither had any. */
-export function fewer(swim: number, lifeguard: number): string {
-  if (lifeguard === 0) return swim === 0 ? '—' : `all ${fmt(swim)} gone`;
-  return `${fmt(swim / lifeguard, 1)}×`;
-}
 
 function sumOf(runs: readonly LifeguardResult[], get: (r: LifeguardResult) => number): number {
   return runs.reduce((s, r) => s + get(r), 0);
