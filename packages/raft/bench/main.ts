@@ -29,6 +29,14 @@ const DISRUPTION_TIMEOUT_MS = 1_000;
  */
 const PROCESS_WARMUP_MS = 10_000;
 const DISRUPTION_CONCURRENCY = 16;
+/**
+ * Transfers after the first one in each run, and the steady load before and after each. The
+ * first transfer of a cluster's life goes to a member that has never led, which on V8 runs the
+ * leader's code for the first time in that process; these show transfers between members that
+ * have both led, as in a cluster that has been moving its leader around for a while.
+ */
+const REPEAT_TRANSFERS = 4;
+const REPEAT_WINDOW_MS = 2_000;
 /** Before each system's run: wait for the machine to be this idle (cores busy), at most this long. */
 const QUIET_MAX_CORES = 0.25;
 const QUIET_LIMIT_MS = 120_000;
@@ -79,6 +87,8 @@ async function main(argv: readonly string[]): Promise<void> {
     processWarmupMs: PROCESS_WARMUP_MS,
     disruptionTimeoutMs: DISRUPTION_TIMEOUT_MS,
     disruptionConcurrency: DISRUPTION_CONCURRENCY,
+    repeatTransfers: REPEAT_TRANSFERS,
+    repeatWindowMs: Math.min(REPEAT_WINDOW_MS, durationMs),
     log,
   };
   const command = [
@@ -145,6 +155,8 @@ async function main(argv: readonly string[]): Promise<void> {
     heartbeatMs: TIMINGS.heartbeatMs,
     electionTimeoutMs: TIMINGS.electionTimeoutMs,
     disruptionTimeoutMs: DISRUPTION_TIMEOUT_MS,
+    repeatTransfers: settings.repeatTransfers,
+    repeatWindowMs: settings.repeatWindowMs,
     quietMaxCores: QUIET_MAX_CORES,
     quietLimitMs: QUIET_LIMIT_MS,
     noiseLimitCores: NOISE_LIMIT_CORES,

@@ -38,6 +38,8 @@ export interface ReportInput {
   readonly heartbeatMs: number;
   readonly electionTimeoutMs: number;
   readonly disruptionTimeoutMs: number;
+  readonly repeatTransfers: number;
+  readonly repeatWindowMs: number;
   readonly quietMaxCores: number;
   readonly quietLimitMs: number;
   readonly noiseLimitCores: number;
@@ -180,7 +182,54 @@ function disruptionRows(name: string, pick: (run: SystemRun) => DisruptionResult
   ];
 }
 
-function sections(cpus: number): Section[] {
+/** The median of one run's repeated transfers (NaN when there were none). */
+function medianOf(values: readonly number[]): number {
+  return values.length === 0 ? Number.NaN : spread(values).median;
+}
+
+function repeatTransferRows(): Row[] {
+  const each = (r: SystemRun): readonly DisruptionResult[] => r.repeatTransfers;
+  return [
+    {
+      label:
+        'repeat transfers: longest gap without a successful write across the event, median of the run (ms)',
+      better: 'lower',
+      get: (r) => medianOf(each(r).map((t) => t.gapMs)),
+    },
+    {
+      label: "repeat transfers: … the run's worst (ms)",
+      better: 'lower',
+      get: (r) => (each(r).length === 0 ? Number.NaN : Math.max(...each(r).map((t) => t.gapMs))),
+    },
+    {
+      label: "repeat transfers: from the event until a member's status names the new leader, median (ms)",
+      better: 'lower',
+      get: (r) => medianOf(each(r).map((t) => t.newLeaderMs)),
+    },
+    {
+      label: 'repeat transfers: from the event to the first success of a write sent after it, median (ms)',
+      better: 'lower',
+      get: (r) => medianOf(each(r).map((t) => t.recoveryMs)),
+    },
+    {
+      label: 'repeat transfers: failed requests, all transfers of the run',
+      better: 'lower',
+      get: (r) => each(r).reduce((sum, t) => sum + t.failures, 0),
+    },
+    {
+      label: 'repeat transfers: call duration, median (ms)',
+      better: 'lower',
+      get: (r) => medianOf(each(r).map((t) => t.disruptMs)),
+    },
+    {
+      label: 'repeat transfers: transfers whose target became leader',
+      better: 'higher',
+      get: (r) => r.repeatTransfers.filter((t) => t.leaderMovedToTarget).length,
+    },
+  ];
+}
+
+function sections(cpus: number, repeats: number): Section[] {
   return [
     {
       title: 'Writes (PUT /v3/kv/put to the leader, 256-byte values, 1000 keys)',
@@ -211,6 +260,11 @@ function sections(cpus: number): Section[] {
           get: (r) => (r.transfer.leaderMovedToTarget ? 1 : 0),
         },
       ],
+    },
+    {
+      title: 'Repeated leadership transfers under write load',
+      note: `After the first transfer, ${repeats} more in each run, back and forth between the first leader and the first target (both have led by then), each in a phase of its own with the same writers; per run the median (and the worst) of its ${repeats} transfers, then as everywhere the median (min–max) over the runs. Goal: zero failed requests.`,
+      rows: repeatTransferRows(),
     },
     {
       title: 'CPU cost (evidence for the differences above)',
@@ -278,8 +332,8 @@ function probesTable(results: readonly RunResult[], runs: number): string {
 
 function perRunTable(results: readonly RunResult[]): string {
   const lines = [
-    '| run | system | machine busy before start (cores) | others during load phases (cores) | writes c=1 ops/s | c=16 ops/s | c=64 ops/s | c=64 p99 ms | reads c=64 ops/s | failover gap ms | failover failed | transfer gap ms | transfer failed |',
-    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| run | system | machine busy before start (cores) | others during load phases (cores) | writes c=1 ops/s | c=16 ops/s | c=64 ops/s | c=64 p99 ms | reads c=64 ops/s | failover gap ms | failover failed | transfer gap ms | transfer failed | repeat transfers: gap ms (each) | repeat transfers failed |',
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const result of results) {
     for (const system of ['etcd', 'raft-kv'] as const) {
@@ -299,7 +353,9 @@ function perRunTable(results: readonly RunResult[]): string {
           r.transfer.failures,
         ]
           .map(fmt)
-          .join(' | ')} |`,
+          .join(' | ')} | ${r.repeatTransfers.map((t) => fmt(t.gapMs)).join(', ')} | ${fmt(
+          r.repeatTransfers.reduce((sum, t) => sum + t.failures, 0),
+        )} |`,
       );
     }
   }
@@ -319,11 +375,11 @@ function discardedTable(discarded: readonly DiscardedRun[]): string {
   return lines.join('\n');
 }
 
-function tally(results: readonly RunResult[], cpus: number): string {
+function tally(results: readonly RunResult[], cpus: number, repeats: number): string {
   let etcdBetter = 0;
   let raftKvBetter = 0;
   let ties = 0;
-  for (const section of sections(cpus)) {
+  for (const section of sections(cpus, repeats)) {
     for (const row of section.rows) {
       if (row.better === 'none') continue;
       const etcd = spread(results.map((r) => row.get(r.systems.etcd))).median;
@@ -339,9 +395,9 @@ function tally(results: readonly RunResult[], cpus: number): string {
 /** The result tables alone (also printed to stdout). */
 export function renderTables(input: ReportInput): string {
   const { results, runs } = input;
-  const parts = sections(input.facts.cpus).map((s) => sectionTable(s, results, runs));
+  const parts = sections(input.facts.cpus, input.repeatTransfers).map((s) => sectionTable(s, results, runs));
   parts.push(`### Physical limits probes\n\n${probesTable(results, runs)}`);
-  parts.push(tally(results, input.facts.cpus));
+  parts.push(tally(results, input.facts.cpus, input.repeatTransfers));
   return parts.join('\n\n');
 }
 
@@ -426,7 +482,12 @@ Generated by the benchmark itself (\`packages/raft/bench/\`); do not edit by han
   polled every 10 ms until one names a leader other than the old one.
 - **Planned transfer**: the same writers; \`POST /v3/maintenance/transfer-leadership\`
   \`{targetID}\` to the leader, the target being a follower's \`header.member_id\`; the same gap and
-  failure counts. It runs before the failover, on the intact cluster.
+  failure counts. It runs before the failover, on the intact cluster. This first transfer of the
+  cluster's life makes a member lead that never has: in a raft-kv process, V8 then runs the
+  leader's code (appending for others, counting acknowledgements, answering its own clients)
+  for the first time, unoptimized, while etcd's compiled code has no such first time. So
+  ${input.repeatTransfers} more transfers follow, back and forth between the first leader and the first target,
+  each with ${input.repeatWindowMs / 1000} s of the same load before and after it (the "Repeated" table).
 - **Order and repetition**: each run does the probes, then etcd, then raft-kv (interleaved:
   etcd 1, raft-kv 1, etcd 2, …), each on a freshly started cluster, the first writes and the
   warm-up first, then the phases in the order of the tables. Every cell is the median over the ${input.runs} run(s) with (min–max); "ratio" is raft-kv's median ÷

@@ -1,8 +1,9 @@
 // One run of one system: start a fresh 3-member cluster, check it answers correctly, record c=1
 // writes straight after the start (cold), warm the processes up unrecorded, then the phases in a
 // fixed order — writes at concurrency 1/16/64 and linearizable reads at 64 against the
-// leader, a planned leadership transfer under load, and last (it leaves 2 members) a SIGKILL of
-// the leader under load — then stop it and delete its data.
+// leader, a planned leadership transfer under load (to a member that has never led), a few more
+// transfers back and forth between the two members that have now both led, and last (it leaves
+// 2 members) a SIGKILL of the leader under load — then stop it and delete its data.
 
 import { killChild } from './children.js';
 import {
@@ -32,6 +33,9 @@ export interface ScenarioSettings {
   /** Per-request deadline in the disruption phases. */
   readonly disruptionTimeoutMs: number;
   readonly disruptionConcurrency: number;
+  /** Transfers after the first one, each with steady load this long before and after it. */
+  readonly repeatTransfers: number;
+  readonly repeatWindowMs: number;
   /** Progress lines (stderr), so that a long run can be followed. */
   readonly log: (line: string) => void;
 }
@@ -43,9 +47,17 @@ export interface SystemRun {
   readonly cold: LoadResult;
   readonly writes: { readonly c1: LoadResult; readonly c16: LoadResult; readonly c64: LoadResult };
   readonly reads: LoadResult;
-  readonly transfer: DisruptionResult & { readonly leaderMovedToTarget: boolean };
+  /** The first transfer of the cluster's life: to a follower that has never led. */
+  readonly transfer: TransferResult;
+  /**
+   * The transfers after it, back and forth between the first leader and the first target (both
+   * have led by then), each a shorter disruption phase of its own.
+   */
+  readonly repeatTransfers: readonly TransferResult[];
   readonly failover: DisruptionResult;
 }
+
+export type TransferResult = DisruptionResult & { readonly leaderMovedToTarget: boolean };
 
 /** Load phases are not about failures: a generous deadline only keeps every loop bounded. */
 const LOAD_TIMEOUT_MS = 5_000;
@@ -86,16 +98,19 @@ async function transferPhase(
   cluster: BenchCluster,
   workload: Workload,
   settings: ScenarioSettings,
-): Promise<SystemRun['transfer']> {
+  prefer: readonly BenchMember[],
+  windowMs: number,
+): Promise<TransferResult> {
   const leader = await findLeader(client, cluster);
-  const target = cluster.members.find((m) => m !== leader);
+  // The first preferred member that does not lead now, else any follower.
+  const target = [...prefer, ...cluster.members].find((m) => m !== leader);
   if (target === undefined) throw new Error('no follower to transfer to');
   const result = await runDisruption(client, {
     members: cluster.members,
     bodies: workload.putBodies,
     concurrency: settings.disruptionConcurrency,
-    beforeMs: settings.durationMs,
-    afterMs: settings.durationMs,
+    beforeMs: windowMs,
+    afterMs: windowMs,
     timeoutMs: settings.disruptionTimeoutMs,
     oldLeaderId: leader.memberId,
     disrupt: async () => {
@@ -209,8 +224,18 @@ export async function runSystem(
     show('writes c=64', c64);
     const reads = await load('/v3/kv/range', workload.rangeBodies, 64);
     show('reads c=64', reads);
-    const transfer = await transferPhase(client, cluster, workload, settings);
+    const firstLeader = await findLeader(client, cluster);
+    const transfer = await transferPhase(client, cluster, workload, settings, [], settings.durationMs);
     showDisruption(`transfer (to target: ${transfer.leaderMovedToTarget})`, transfer);
+    const firstTarget = await findLeader(client, cluster);
+    const repeatTransfers: TransferResult[] = [];
+    for (let i = 0; i < settings.repeatTransfers; i++) {
+      // Back and forth between the two members that have both led (whichever does not lead now).
+      const pair = [firstLeader, firstTarget];
+      const again = await transferPhase(client, cluster, workload, settings, pair, settings.repeatWindowMs);
+      showDisruption(`repeat transfer ${i + 1} (to target: ${again.leaderMovedToTarget})`, again);
+      repeatTransfers.push(again);
+    }
     const failover = await failoverPhase(client, cluster, workload, settings);
     showDisruption('failover', failover);
     return {
@@ -220,6 +245,7 @@ export async function runSystem(
       writes: { c1, c16, c64 },
       reads,
       transfer,
+      repeatTransfers,
       failover,
     };
   } finally {
