@@ -7,7 +7,7 @@ import type { DisruptionResult } from './disruption.js';
 import type { LoadResult } from './load.js';
 import type { MachineFacts } from './machine.js';
 import type { NetworkProbes } from './probes.js';
-import { noiseCores, type SystemRun } from './scenario.js';
+import { noiseCores, type SystemRun, type TransferResult } from './scenario.js';
 import { type LatencySummary, type Spread, spread } from './stats.js';
 
 export interface RunResult {
@@ -187,8 +187,13 @@ function medianOf(values: readonly number[]): number {
   return values.length === 0 ? Number.NaN : spread(values).median;
 }
 
+/** Failed requests over all of a run's repeated transfers. */
+function repeatFailures(r: SystemRun): number {
+  return r.repeatTransfers.reduce((sum, t) => sum + t.failures, 0);
+}
+
 function repeatTransferRows(): Row[] {
-  const each = (r: SystemRun): readonly DisruptionResult[] => r.repeatTransfers;
+  const each = (r: SystemRun): readonly TransferResult[] => r.repeatTransfers;
   return [
     {
       label:
@@ -214,7 +219,7 @@ function repeatTransferRows(): Row[] {
     {
       label: 'repeat transfers: failed requests, all transfers of the run',
       better: 'lower',
-      get: (r) => each(r).reduce((sum, t) => sum + t.failures, 0),
+      get: repeatFailures,
     },
     {
       label: 'repeat transfers: call duration, median (ms)',
@@ -224,7 +229,7 @@ function repeatTransferRows(): Row[] {
     {
       label: 'repeat transfers: transfers whose target became leader',
       better: 'higher',
-      get: (r) => r.repeatTransfers.filter((t) => t.leaderMovedToTarget).length,
+      get: (r) => each(r).filter((t) => t.leaderMovedToTarget).length,
     },
   ];
 }
@@ -353,9 +358,9 @@ function perRunTable(results: readonly RunResult[]): string {
           r.transfer.failures,
         ]
           .map(fmt)
-          .join(' | ')} | ${r.repeatTransfers.map((t) => fmt(t.gapMs)).join(', ')} | ${fmt(
-          r.repeatTransfers.reduce((sum, t) => sum + t.failures, 0),
-        )} |`,
+          .join(
+            ' | ',
+          )} | ${r.repeatTransfers.map((t) => fmt(t.gapMs)).join(', ')} | ${fmt(repeatFailures(r))} |`,
       );
     }
   }
