@@ -182,9 +182,9 @@ function disruptionRows(name: string, pick: (run: SystemRun) => DisruptionResult
   ];
 }
 
-/** The median of one run's repeated transfers (NaN when there were none). */
-function medianOf(values: readonly number[]): number {
-  return values.length === 0 ? Number.NaN : spread(values).median;
+/** One value of each of a run's repeated transfers, as a spread (NaN when there were none). */
+function ofRepeats(r: SystemRun, pick: (t: TransferResult) => number): Spread {
+  return spread(r.repeatTransfers.map(pick));
 }
 
 /** Failed requests over all of a run's repeated transfers. */
@@ -193,28 +193,27 @@ function repeatFailures(r: SystemRun): number {
 }
 
 function repeatTransferRows(): Row[] {
-  const each = (r: SystemRun): readonly TransferResult[] => r.repeatTransfers;
   return [
     {
       label:
         'repeat transfers: longest gap without a successful write across the event, median of the run (ms)',
       better: 'lower',
-      get: (r) => medianOf(each(r).map((t) => t.gapMs)),
+      get: (r) => ofRepeats(r, (t) => t.gapMs).median,
     },
     {
       label: "repeat transfers: … the run's worst (ms)",
       better: 'lower',
-      get: (r) => (each(r).length === 0 ? Number.NaN : Math.max(...each(r).map((t) => t.gapMs))),
+      get: (r) => ofRepeats(r, (t) => t.gapMs).max,
     },
     {
       label: "repeat transfers: from the event until a member's status names the new leader, median (ms)",
       better: 'lower',
-      get: (r) => medianOf(each(r).map((t) => t.newLeaderMs)),
+      get: (r) => ofRepeats(r, (t) => t.newLeaderMs).median,
     },
     {
       label: 'repeat transfers: from the event to the first success of a write sent after it, median (ms)',
       better: 'lower',
-      get: (r) => medianOf(each(r).map((t) => t.recoveryMs)),
+      get: (r) => ofRepeats(r, (t) => t.recoveryMs).median,
     },
     {
       label: 'repeat transfers: failed requests, all transfers of the run',
@@ -224,12 +223,12 @@ function repeatTransferRows(): Row[] {
     {
       label: 'repeat transfers: call duration, median (ms)',
       better: 'lower',
-      get: (r) => medianOf(each(r).map((t) => t.disruptMs)),
+      get: (r) => ofRepeats(r, (t) => t.disruptMs).median,
     },
     {
       label: 'repeat transfers: transfers whose target became leader',
       better: 'higher',
-      get: (r) => each(r).filter((t) => t.leaderMovedToTarget).length,
+      get: (r) => r.repeatTransfers.filter((t) => t.leaderMovedToTarget).length,
     },
   ];
 }

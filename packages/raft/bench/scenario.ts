@@ -228,10 +228,10 @@ export async function runSystem(
     const transfer = await transferPhase(client, cluster, workload, settings, [], settings.durationMs);
     showDisruption(`transfer (to target: ${transfer.leaderMovedToTarget})`, transfer);
     const firstTarget = await findLeader(client, cluster);
+    // Back and forth between the two members that have both led (whichever does not lead now).
+    const pair = [firstLeader, firstTarget];
     const repeatTransfers: TransferResult[] = [];
     for (let i = 0; i < settings.repeatTransfers; i++) {
-      // Back and forth between the two members that have both led (whichever does not lead now).
-      const pair = [firstLeader, firstTarget];
       const again = await transferPhase(client, cluster, workload, settings, pair, settings.repeatWindowMs);
       showDisruption(`repeat transfer ${i + 1} (to target: ${again.leaderMovedToTarget})`, again);
       repeatTransfers.push(again);
