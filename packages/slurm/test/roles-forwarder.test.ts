@@ -1,7 +1,9 @@
 // The old holder's forwarder after a handoff: a client that connects to the old controller
 // address before the new controller serves is held, not closed, and reaches the new controller
 // once it listens; its bytes flow both ways; the forwarder gives up on a held connection after
-// its bound, closes itself after its lifetime, and refuses to start on a port in use.
+// its bound, closes itself after its lifetime, and refuses to start on a port in use. Until its
+// gate says the new holder serves, it does not dial at all (so two forwarders pointing at each
+// other, left by consecutive handoffs, cannot send a client round in a loop).
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { freePort } from '@clusteros/sim';
@@ -86,6 +88,55 @@ test('a held connection is closed after its bound; the forwarder closes after it
     assert.ok(refused, 'the forwarder closed itself');
   } finally {
     await forwarder.close();
+  }
+});
+
+test('until ready() answers true a held connection is not dialled; then it is forwarded', async () => {
+  const [from, to] = [await freePort(), await freePort()];
+  // Something already listens at the target (another node's forwarder, in the loop this prevents).
+  let dialled = 0;
+  const target = createServer((socket) => {
+    dialled++;
+    socket.on('data', (data) => socket.write(`new:${data}`));
+  });
+  target.listen(to, '127.0.0.1');
+  await once(target, 'listening');
+  let ready = false;
+  let asked = 0;
+  const forwarder = await ControllerForwarder.listen({
+    host: '127.0.0.1',
+    port: from,
+    target: { host: '127.0.0.1', port: to },
+    ready: () => {
+      asked++;
+      return ready;
+    },
+  });
+  try {
+    const client = connect({ host: '127.0.0.1', port: from });
+    await once(client, 'connect');
+    client.write('ping');
+    const answer = reply(client, 5_000);
+    const deadline = Date.now() + 5_000;
+    while (asked < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(asked >= 4, 'the gate is asked again while the connection waits');
+    assert.is(dialled, 0, 'nothing dialled while the gate is closed');
+    assert.is(forwarder.forwarded, 0);
+    ready = true;
+    assert.is(await answer, 'new:ping');
+    assert.is(dialled, 1);
+    // Open once, open for good: a later connection does not ask again.
+    const askedWhenOpen = asked;
+    const second = connect({ host: '127.0.0.1', port: from });
+    await once(second, 'connect');
+    second.write('pong');
+    assert.is(await reply(second, 5_000), 'new:pong');
+    assert.is(asked, askedWhenOpen);
+    client.destroy();
+    second.destroy();
+  } finally {
+    await forwarder.close();
+    await new Promise((resolve) => target.close(resolve));
   }
 });
 

@@ -13,7 +13,8 @@
  * SLURM 22.05).
  *
  * Handoff: prepare (old holder) stops slurmctld with SIGTERM, which saves the state, packs it and
- * writes it to the store, and forwards its address to the new holder; accept (new holder) unpacks
+ * writes it to the store, and forwards its address to the new holder (holding clients until the
+ * new holder has published its record); accept (new holder) unpacks
  * it; start on the new holder starts slurmctld and then re-points the alias on every node. Abort restarts slurmctld on the old holder's own state.
  */
 import { mkdir, readdir } from 'node:fs/promises';
@@ -438,15 +439,30 @@ export class SlurmControllerRole implements Role {
       : { healthy: false, detail: `scontrol ping: ${ping.stdout.trim() || ping.stderr.trim()}` };
   }
 
-  /** Starts forwarding this node's controller address to `to` (best effort: clients retry anyway). */
+  /**
+   * Starts forwarding this node's controller address to `to` (best effort: clients retry anyway).
+   * Connections are held until `to` has published its controller record under a newer fencing
+   * token: by then it serves and has closed any forwarder of its own, which may still point here
+   * from an earlier handoff (dialling it would send clients round in a loop).
+   */
   async #forwardTo(ctx: RoleContext, to: NodeRef): Promise<void> {
     const here = this.#addressOf(ctx.node);
     const there = this.#addressOf(to);
     if (here === undefined || there === undefined || here === there) return;
     const port = this.#runtime.layout.ports?.slurmctld ?? DEFAULT_SLURM_PORTS.slurmctld;
+    const ownToken = ctx.fencingToken ?? 0;
+    const ready = (): boolean => {
+      const record = this.#storedRecord();
+      return record !== undefined && record.node === to.id && record.token > ownToken;
+    };
     await this.#closeForwarder();
     try {
-      this.#forwarder = await ControllerForwarder.listen({ host: here, port, target: { host: there, port } });
+      this.#forwarder = await ControllerForwarder.listen({
+        host: here,
+        port,
+        target: { host: there, port },
+        ready,
+      });
     } catch (error) {
       ctx.logger.warn(
         { role: this.name, error: (error as Error).message },

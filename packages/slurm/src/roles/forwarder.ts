@@ -12,6 +12,13 @@
  * retries the new controller every 50 ms, for at most `connectWaitMs`: closing it instead would
  * fail the client's request outright ("Zero Bytes were transmitted or received"), since a
  * client retries refused connects but not a connection that closes under it.
+ *
+ * The old holder starts forwarding as soon as its slurmctld has stopped, but it dials the new
+ * controller only once `ready()` says so (the new holder has published its record, so it serves
+ * and has closed any forwarder of its own). Without that gate a handoff back to a recent holder
+ * made a loop: that node's forwarder from the earlier handoff still pointed here, so each
+ * forwarder dialled the other, a client's connection went round until the new holder closed its
+ * forwarder, and the client failed (measured: one failed squeue in about six such handoffs).
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
@@ -35,6 +42,12 @@ export interface ControllerForwarderOptions {
   readonly lifetimeMs?: number;
   /** How long a held connection waits for the new controller. @defaultValue 10000 */
   readonly connectWaitMs?: number;
+  /**
+   * Whether the target may be dialled yet; until it answers true, connections are held (within
+   * `connectWaitMs`) without dialling. Asked every 50 ms while a connection waits, and no more
+   * once it has answered true. @defaultValue always true
+   */
+  readonly ready?: () => boolean;
 }
 
 /** A running forwarder (see the module comment). */
@@ -46,10 +59,19 @@ export class ControllerForwarder {
   #closed: Promise<void> | undefined;
 
   readonly #connectWaitMs: number;
+  readonly #ready: () => boolean;
+  #open = false;
 
-  private constructor(server: Server, target: ForwardTarget, lifetimeMs: number, connectWaitMs: number) {
+  private constructor(
+    server: Server,
+    target: ForwardTarget,
+    lifetimeMs: number,
+    connectWaitMs: number,
+    ready: () => boolean,
+  ) {
     this.#server = server;
     this.#connectWaitMs = connectWaitMs;
+    this.#ready = ready;
     server.on('connection', (client) => this.#forward(client, target, Date.now() + this.#connectWaitMs));
     this.#timer = setTimeout(() => void this.close(), lifetimeMs);
     this.#timer.unref();
@@ -70,12 +92,19 @@ export class ControllerForwarder {
       options.target,
       options.lifetimeMs ?? 60_000,
       options.connectWaitMs ?? 10_000,
+      options.ready ?? (() => true),
     );
   }
 
   /** Connections forwarded so far. */
   get forwarded(): number {
     return this.#forwarded;
+  }
+
+  /** Whether the target may be dialled: once `ready()` has said yes, it is not asked again. */
+  #mayDial(): boolean {
+    this.#open ||= this.#ready();
+    return this.#open;
   }
 
   #forward(client: Socket, target: ForwardTarget, deadline: number): void {
@@ -93,8 +122,16 @@ export class ControllerForwarder {
       upstream?.end();
     });
     client.on('error', drop);
+    const holdOrDrop = (): void => {
+      if (Date.now() >= deadline) drop();
+      else retry = setTimeout(attempt, 50);
+    };
     const attempt = (): void => {
       if (client.destroyed || this.#closed !== undefined) return;
+      if (!this.#mayDial()) {
+        holdOrDrop();
+        return;
+      }
       const socket = connect({ host: target.host, port: target.port });
       upstream = socket;
       this.#sockets.add(socket);
@@ -106,8 +143,7 @@ export class ControllerForwarder {
         }
         // Not serving yet: hold the client and try again, within the bound.
         socket.destroy();
-        if (Date.now() >= deadline) drop();
-        else retry = setTimeout(attempt, 50);
+        holdOrDrop();
       });
       socket.once('connect', () => {
         this.#forwarded++;
