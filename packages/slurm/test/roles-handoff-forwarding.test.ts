@@ -1,0 +1,117 @@
+// The old holder's side of a controller handoff, wired as the role runs it: after
+// `prepareHandoff` its forwarder listens on its own controller address, holds a client without
+// dialling the new holder until the new holder's controller record (newer fencing token) is in
+// the store, and then forwards the client's bytes. The new holder's address is served here by a
+// listener that answers at once, as the new holder's forwarder from an earlier handoff (pointing
+// back at the old holder) would: dialling it early is what sent clients round in a loop.
+import { once } from 'node:events';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import type { NodeRef } from '@clusteros/roles';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { SlurmControllerRole } from '../src/roles/controller-role.js';
+import { SlurmNodeRuntime } from '../src/roles/node-runtime.js';
+import { encodeControllerRecord, SLURM_STORE_KEYS, type SlurmControllerRecord } from '../src/roles/store.js';
+import { MemoryStore, makeRoleLab, roleContext } from './support/role-harness.js';
+
+const OLD_HOLDER: NodeRef = {
+  id: 'old',
+  name: 'old',
+  address: '127.0.0.2:9090',
+  tags: { ts_ip: '127.0.0.2' },
+};
+const NEW_HOLDER: NodeRef = {
+  id: 'new',
+  name: 'new',
+  address: '127.0.0.3:9090',
+  tags: { ts_ip: '127.0.0.3' },
+};
+
+function record(node: NodeRef, token: number): SlurmControllerRecord {
+  const address = node.tags?.ts_ip as string;
+  const nodes = [OLD_HOLDER, NEW_HOLDER].map((n) => ({
+    name: n.id,
+    address: n.tags?.ts_ip as string,
+    cpus: 2,
+    memoryBytes: 2 ** 31,
+  }));
+  return { token, seq: 0, node: node.id, host: node.id, address, nodes };
+}
+
+/** A store that counts reads of the controller record (how often the forwarder's gate looked). */
+class CountingStore extends MemoryStore {
+  recordReads = 0;
+  override get(key: string): Uint8Array | undefined {
+    if (key === SLURM_STORE_KEYS.controller) this.recordReads++;
+    return super.get(key);
+  }
+}
+
+async function until(what: string, limitMs: number, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function reply(socket: Socket, limitMs: number): Promise<string> {
+  const timer = setTimeout(() => socket.destroy(new Error('no reply in time')), limitMs);
+  try {
+    const [data] = (await once(socket, 'data')) as [Buffer];
+    return data.toString();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test('the old holder forwards its address only once the new holder has published a newer record', async () => {
+  const { lab, layout } = await makeRoleLab('linuxproc');
+  const store = new CountingStore();
+  const runtime = new SlurmNodeRuntime({ nodeId: OLD_HOLDER.id, store, layout });
+  const role = new SlurmControllerRole({ runtime });
+  const ctx = roleContext('slurm-controller', OLD_HOLDER, () => [OLD_HOLDER, NEW_HOLDER], 7);
+  const port = layout.ports?.slurmctld as number;
+  let dialled = 0;
+  const newAddress = createServer((socket) => {
+    dialled++;
+    socket.on('data', (data) => socket.write(`new:${data}`));
+  });
+  newAddress.listen(port, '127.0.0.3');
+  await once(newAddress, 'listening');
+  try {
+    // The old holder's saved state and its own record, as after a stopped slurmctld.
+    await mkdir(layout.paths.stateSaveLocation, { recursive: true });
+    await writeFile(join(layout.paths.stateSaveLocation, 'job_state'), 'state');
+    await store.put(SLURM_STORE_KEYS.controller, encodeControllerRecord(record(OLD_HOLDER, 7)));
+    await role.prepareHandoff(ctx, NEW_HOLDER);
+
+    const client = connect({ host: '127.0.0.2', port });
+    await once(client, 'connect');
+    client.write('squeue');
+    const answer = reply(client, 10_000);
+    const looked = (times: number): Promise<void> => {
+      const from = store.recordReads;
+      return until(`${times} looks at the record`, 5_000, () => store.recordReads >= from + times);
+    };
+    await looked(3);
+    assert.is(dialled, 0, 'not dialled while the record names the old holder');
+    // A record naming the new holder under an older token is not its publication.
+    await store.put(SLURM_STORE_KEYS.controller, encodeControllerRecord(record(NEW_HOLDER, 6)));
+    await looked(3);
+    assert.is(dialled, 0, 'not dialled for a stale record');
+    await store.put(SLURM_STORE_KEYS.controller, encodeControllerRecord(record(NEW_HOLDER, 8)));
+    assert.is(await answer, 'new:squeue', "the client's request reaches the new holder");
+    assert.is(dialled, 1);
+    client.destroy();
+  } finally {
+    // No SLURM daemon ran: stopping the role (which closes the forwarder) and the files is all.
+    await role.stop(ctx, 'shutdown');
+    await rm(lab, { recursive: true, force: true });
+    await new Promise((resolve) => newAddress.close(resolve));
+  }
+});
+
+test.run();
