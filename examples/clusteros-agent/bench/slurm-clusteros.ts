@@ -12,6 +12,7 @@ import {
   readProbe,
   SlurmAgentLab,
   sinfo,
+  slurmLogTime,
   startProbe,
   submit,
   until,
@@ -49,13 +50,10 @@ export interface ClusterOsResult {
   readonly crashes: CrashRun[];
 }
 
-const TIMESTAMP = /^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})\]/;
-
 /** Milliseconds of the last log line matching `pattern` (slurmctld logs local time; only differences are used). */
 async function lastLogTime(file: string, pattern: RegExp): Promise<number> {
   const lines = (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((l) => pattern.test(l));
-  const stamp = TIMESTAMP.exec(lines.at(-1) ?? '')?.[1];
-  return stamp === undefined ? Number.NaN : Date.parse(`${stamp}Z`);
+  return slurmLogTime(lines.at(-1) ?? '');
 }
 
 const NAMES = ['n1', 'n2', 'n3'] as const;

@@ -102,6 +102,10 @@ test('three agents on namespace hosts: SLURM up, handoff, host crash, worker joi
     console.log(
       `handoff ${holder} -> ${target.name}: controller unanswered for ${probed.outageMs} ms; ${probed.squeueCalls} squeue calls, ${probed.failed.length} failed`,
     );
+    for (const failure of probed.failed)
+      console.error(
+        `failed squeue: ${failure}\n${await env.logsAround(Number(failure.split(' ')[0]), 2_000)}`,
+      );
     assert.equal(probed.failed, [], 'no squeue call failed during the handoff');
     assert.ok(probed.outageMs < 10_000, `controller back within 10 s (was ${probed.outageMs} ms)`);
     for (const host of hosts)

@@ -28,6 +28,19 @@ export const NODE_AGENT = [
   cli,
 ];
 
+const SLURM_LOG_TIME = /^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})\]/;
+
+/**
+ * The epoch ms of a slurmctld log line (NaN without a time stamp). slurmctld writes local time
+ * without a zone; it is read as UTC, as these machines run (used for differences and reports).
+ */
+export function slurmLogTime(line: string): number {
+  const stamp = SLURM_LOG_TIME.exec(line)?.[1];
+  return stamp === undefined ? Number.NaN : Date.parse(`${stamp}Z`);
+}
+/** The time field of the agent's JSON log lines. */
+const AGENT_LOG_TIME = /"time":(\d+)/;
+
 /** Every address a lab host gets, in order of creation (the lab numbers them from .10). */
 const SEED_IPS = ['10.77.0.10', '10.77.0.11', '10.77.0.12', '10.77.0.13'];
 
@@ -131,6 +144,27 @@ export class SlurmAgentLab {
         .filter((l) => /"level":(40|50)|error|warn/i.test(l))
         .slice(-15);
       if (lines.length > 0) parts.push(`--- ${host.name} warnings:\n${lines.join('\n')}`);
+    }
+    return parts.join('\n');
+  }
+
+  /**
+   * Every host's slurmctld log lines and agent log lines within `ms` of time `at` (epoch ms), for
+   * a failure report (a failed client call is explained by what the controllers did then).
+   */
+  async logsAround(at: number, ms: number): Promise<string> {
+    const near = (time: number): boolean => Math.abs(time - at) <= ms;
+    const parts: string[] = [];
+    for (const host of this.lab.hosts()) {
+      const ctld = await readFile(host.path('/var/log/slurm/slurmctld.log'), 'utf8').catch(() => '');
+      const ctldLines = ctld.split('\n').filter((line) => near(slurmLogTime(line)));
+      const agent = await readFile(join(this.shared, `${host.name}.log`), 'utf8').catch(() => '');
+      const agentLines = agent.split('\n').filter((line) => {
+        const time = AGENT_LOG_TIME.exec(line)?.[1];
+        return time !== undefined && near(Number(time));
+      });
+      parts.push(`--- ${host.name} slurmctld.log:\n${ctldLines.join('\n')}`);
+      parts.push(`--- ${host.name} agent log:\n${agentLines.join('\n')}`);
     }
     return parts.join('\n');
   }
