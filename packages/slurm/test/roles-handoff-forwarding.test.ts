@@ -1,14 +1,14 @@
 // The old holder's side of a controller handoff, wired as the role runs it: after
 // `prepareHandoff` its forwarder listens on its own controller address, holds a client without
-// dialling the new holder until the new holder's controller record (newer fencing token) is in
-// the store, and then forwards the client's bytes. The new holder's address is served here by a
+// dialling the new holder until the lease has moved to the new holder or its controller record
+// is in the store (either under a newer fencing token), and then forwards the client's bytes. The new holder's address is served here by a
 // listener that answers at once, as the new holder's forwarder from an earlier handoff (pointing
 // back at the old holder) would: dialling it early is what sent clients round in a loop.
 import { once } from 'node:events';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import type { NodeRef } from '@clusteros/roles';
+import type { LeaderInfo, NodeRef } from '@clusteros/roles';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SlurmControllerRole } from '../src/roles/controller-role.js';
@@ -67,50 +67,89 @@ async function reply(socket: Socket, limitMs: number): Promise<string> {
   }
 }
 
-test('the old holder forwards its address only once the new holder has published a newer record', async () => {
+/**
+ * The old holder after `prepareHandoff` to the new one, whose address is served by a listener
+ * that counts dials; a client connected to the old address with its request sent. `lease` is
+ * what the old holder's context reports as the lease's holder.
+ */
+async function preparedHandoff(lease: { current: LeaderInfo }) {
   const { lab, layout } = await makeRoleLab('linuxproc');
   const store = new CountingStore();
   const runtime = new SlurmNodeRuntime({ nodeId: OLD_HOLDER.id, store, layout });
   const role = new SlurmControllerRole({ runtime });
-  const ctx = roleContext('slurm-controller', OLD_HOLDER, () => [OLD_HOLDER, NEW_HOLDER], 7);
+  const base = roleContext('slurm-controller', OLD_HOLDER, () => [OLD_HOLDER, NEW_HOLDER], 7);
+  const ctx: typeof base = { ...base, leader: () => lease.current };
   const port = layout.ports?.slurmctld as number;
-  let dialled = 0;
+  const dials = { count: 0 };
   const newAddress = createServer((socket) => {
-    dialled++;
+    dials.count++;
     socket.on('data', (data) => socket.write(`new:${data}`));
   });
   newAddress.listen(port, '127.0.0.3');
   await once(newAddress, 'listening');
+  const cleanup = async (): Promise<void> => {
+    // No SLURM daemon ran: stopping the role (which closes the forwarder) and the files is all.
+    await role.stop(ctx, 'shutdown');
+    await rm(lab, { recursive: true, force: true });
+    await new Promise((resolve) => newAddress.close(resolve));
+  };
   try {
     // The old holder's saved state and its own record, as after a stopped slurmctld.
     await mkdir(layout.paths.stateSaveLocation, { recursive: true });
     await writeFile(join(layout.paths.stateSaveLocation, 'job_state'), 'state');
     await store.put(SLURM_STORE_KEYS.controller, encodeControllerRecord(record(OLD_HOLDER, 7)));
     await role.prepareHandoff(ctx, NEW_HOLDER);
-
     const client = connect({ host: '127.0.0.2', port });
     await once(client, 'connect');
     client.write('squeue');
     const answer = reply(client, 10_000);
+    // The gate looks at the record each time it is asked (every 50 ms while the client waits).
     const looked = (times: number): Promise<void> => {
       const from = store.recordReads;
       return until(`${times} looks at the record`, 5_000, () => store.recordReads >= from + times);
     };
+    return { store, client, answer, dials, looked, cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+test('the old holder dials the new holder once its newer controller record is published', async () => {
+  const lease = { current: { nodeId: OLD_HOLDER.id, fencingToken: 7 } };
+  const { store, client, answer, dials, looked, cleanup } = await preparedHandoff(lease);
+  try {
     await looked(3);
-    assert.is(dialled, 0, 'not dialled while the record names the old holder');
+    assert.is(dials.count, 0, 'not dialled while lease and record name the old holder');
     // A record naming the new holder under an older token is not its publication.
     await store.put(SLURM_STORE_KEYS.controller, encodeControllerRecord(record(NEW_HOLDER, 6)));
     await looked(3);
-    assert.is(dialled, 0, 'not dialled for a stale record');
+    assert.is(dials.count, 0, 'not dialled for a stale record');
     await store.put(SLURM_STORE_KEYS.controller, encodeControllerRecord(record(NEW_HOLDER, 8)));
     assert.is(await answer, 'new:squeue', "the client's request reaches the new holder");
-    assert.is(dialled, 1);
-    client.destroy();
+    assert.is(dials.count, 1);
   } finally {
-    // No SLURM daemon ran: stopping the role (which closes the forwarder) and the files is all.
-    await role.stop(ctx, 'shutdown');
-    await rm(lab, { recursive: true, force: true });
-    await new Promise((resolve) => newAddress.close(resolve));
+    client.destroy();
+    await cleanup();
+  }
+});
+
+test('the old holder dials the new holder once the lease has moved there under a newer token', async () => {
+  const lease = { current: { nodeId: OLD_HOLDER.id, fencingToken: 7 } };
+  const { client, answer, dials, looked, cleanup } = await preparedHandoff(lease);
+  try {
+    await looked(3);
+    assert.is(dials.count, 0, 'not dialled while the old holder holds the lease');
+    lease.current = { nodeId: NEW_HOLDER.id, fencingToken: 6 };
+    await looked(3);
+    assert.is(dials.count, 0, 'not dialled for an older lease of the new holder');
+    // The record still names the old holder: the moved lease alone opens the way.
+    lease.current = { nodeId: NEW_HOLDER.id, fencingToken: 8 };
+    assert.is(await answer, 'new:squeue', "the client's request reaches the new holder");
+    assert.is(dials.count, 1);
+  } finally {
+    client.destroy();
+    await cleanup();
   }
 });
 

@@ -14,7 +14,7 @@
  *
  * Handoff: prepare (old holder) stops slurmctld with SIGTERM, which saves the state, packs it and
  * writes it to the store, and forwards its address to the new holder (holding clients until the
- * new holder has published its record); accept (new holder) unpacks
+ * lease has moved there); accept (new holder) unpacks
  * it; start on the new holder starts slurmctld and then re-points the alias on every node. Abort restarts slurmctld on the old holder's own state.
  */
 import { mkdir, readdir } from 'node:fs/promises';
@@ -441,9 +441,12 @@ export class SlurmControllerRole implements Role {
 
   /**
    * Starts forwarding this node's controller address to `to` (best effort: clients retry anyway).
-   * Connections are held until `to` has published its controller record under a newer fencing
-   * token: by then it serves and has closed any forwarder of its own, which may still point here
-   * from an earlier handoff (dialling it would send clients round in a loop).
+   * Connections are held without dialling until the lease has moved to `to` (or, should this
+   * node's view of the lease lag, until `to` has published its controller record), each under a
+   * newer fencing token. The role manager moves the lease only after `to` ran `acceptHandoff`,
+   * which closes any forwarder of its own; after a recent handoff the other way that forwarder
+   * still points here, and dialling it earlier sent clients round in a loop. From then on the
+   * forwarder dials `to` every 50 ms until its slurmctld listens.
    */
   async #forwardTo(ctx: RoleContext, to: NodeRef): Promise<void> {
     const here = this.#addressOf(ctx.node);
@@ -452,6 +455,8 @@ export class SlurmControllerRole implements Role {
     const port = this.#runtime.layout.ports?.slurmctld ?? DEFAULT_SLURM_PORTS.slurmctld;
     const ownToken = ctx.fencingToken ?? 0;
     const ready = (): boolean => {
+      const lease = ctx.leader();
+      if (lease !== undefined && lease.nodeId === to.id && lease.fencingToken > ownToken) return true;
       const record = this.#storedRecord();
       return record !== undefined && record.node === to.id && record.token > ownToken;
     };
