@@ -140,6 +140,57 @@ test('until ready() answers true a held connection is not dialled; then it is fo
   }
 });
 
+test('with portBusyUntil it takes the port as soon as the owner closes its listener', async () => {
+  const [from, to] = [await freePort(), await freePort()];
+  // Stands in for slurmctld after SIGTERM: it closes its listener at once, exits later.
+  const owner = await echoServer(from);
+  let exited: () => void = () => {};
+  const ownerExited = new Promise<void>((resolve) => {
+    exited = resolve;
+  });
+  const listening = ControllerForwarder.listen({
+    host: '127.0.0.1',
+    port: from,
+    target: { host: '127.0.0.1', port: to },
+    portBusyUntil: ownerExited,
+  });
+  await new Promise((resolve) => owner.close(resolve));
+  // The owner has not "exited" yet, and the forwarder already listens.
+  const forwarder = await listening;
+  try {
+    const client = connect({ host: '127.0.0.1', port: from });
+    await once(client, 'connect');
+    client.destroy();
+  } finally {
+    exited();
+    await forwarder.close();
+  }
+});
+
+test('with portBusyUntil settled and the port still taken, it rejects', async () => {
+  const port = await freePort();
+  const busy = await echoServer(port);
+  let settle: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  try {
+    const attempt = ControllerForwarder.listen({
+      host: '127.0.0.1',
+      port,
+      target: { host: '127.0.0.1', port: 1 },
+      portBusyUntil: stopped,
+    }).then(
+      () => 'listening',
+      (error: NodeJS.ErrnoException) => error.code,
+    );
+    settle();
+    assert.is(await attempt, 'EADDRINUSE');
+  } finally {
+    await new Promise((resolve) => busy.close(resolve));
+  }
+});
+
 test('it does not start on a port in use (slurmctld still running there)', async () => {
   const port = await freePort();
   const busy = await echoServer(port);

@@ -385,14 +385,24 @@ export class SlurmControllerRole implements Role {
     this.#detail = `slurmctld pid ${restarted.pid} (${nodes.length} nodes)`;
   }
 
-  /** Stops the loops and slurmctld (SIGTERM: it saves its state) and releases munged. */
+  /** Stops the loops and slurmctld (SIGTERM: it saves its state). */
   async #halt(): Promise<void> {
+    await this.#quiesce();
+    await this.#stopSlurmctld();
+  }
+
+  /** Stops the background loops and waits for the work in flight (a ship, a controlled restart). */
+  async #quiesce(): Promise<void> {
     this.#serving = false;
     this.#stopLoops();
     await this.#busy;
+  }
+
+  /** Sends slurmctld SIGTERM at once; resolves when it has exited. */
+  #stopSlurmctld(): Promise<unknown> {
     const ctld = this.#ctld;
     this.#ctld = undefined;
-    await ctld?.stop(20_000);
+    return ctld?.stop(20_000) ?? Promise.resolve();
   }
 
   /** Stops slurmctld; running jobs keep running on their nodes. */
@@ -448,7 +458,7 @@ export class SlurmControllerRole implements Role {
    * still points here, and dialling it earlier sent clients round in a loop. From then on the
    * forwarder dials `to` every 50 ms until its slurmctld listens.
    */
-  async #forwardTo(ctx: RoleContext, to: NodeRef): Promise<void> {
+  async #forwardTo(ctx: RoleContext, to: NodeRef, slurmctldStopped: Promise<unknown>): Promise<void> {
     const here = this.#addressOf(ctx.node);
     const there = this.#addressOf(to);
     if (here === undefined || there === undefined || here === there) return;
@@ -467,6 +477,7 @@ export class SlurmControllerRole implements Role {
         port,
         target: { host: there, port },
         ready,
+        portBusyUntil: slurmctldStopped,
       });
     } catch (error) {
       ctx.logger.warn(
@@ -488,8 +499,11 @@ export class SlurmControllerRole implements Role {
    */
   async prepareHandoff(ctx: RoleContext, to: NodeRef): Promise<HandoffState> {
     this.#detail = `handing off to ${to.id}`;
-    await this.#halt();
-    await this.#forwardTo(ctx, to);
+    await this.#quiesce();
+    // The forwarder takes the port as soon as slurmctld has closed its listener (right after
+    // SIGTERM), not only once it has saved its state and exited.
+    const stopped = this.#stopSlurmctld();
+    await Promise.all([stopped, this.#forwardTo(ctx, to, stopped)]);
     const sha = await this.#ship(ctx, 'handoff');
     const data: HandoffData = { sha256: sha };
     return { data: new TextEncoder().encode(JSON.stringify(data)) };

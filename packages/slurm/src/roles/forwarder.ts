@@ -13,9 +13,10 @@
  * fail the client's request outright ("Zero Bytes were transmitted or received"), since a
  * client retries refused connects but not a connection that closes under it.
  *
- * The old holder starts forwarding as soon as its slurmctld has stopped, but it dials the new
- * controller only once `ready()` says so (the new holder has published its record, so it serves
- * and has closed any forwarder of its own). Without that gate a handoff back to a recent holder
+ * The old holder starts forwarding as soon as its slurmctld has closed its listener (right after
+ * SIGTERM; see `portBusyUntil`), but it dials the new controller only once `ready()` says so
+ * (the lease has moved to the new holder, which has closed any forwarder of its own by then).
+ * Without that gate a handoff back to a recent holder
  * made a loop: that node's forwarder from the earlier handoff still pointed here, so each
  * forwarder dialled the other, a client's connection went round until the new holder closed its
  * forwarder, and the client failed (measured: one failed squeue in about six such handoffs).
@@ -48,6 +49,26 @@ export interface ControllerForwarderOptions {
    * once it has answered true. @defaultValue always true
    */
   readonly ready?: () => boolean;
+  /**
+   * While this promise is pending (slurmctld is stopping), a taken port is tried again every
+   * 10 ms; once it settled, once more. slurmctld closes its listener as soon as it gets SIGTERM
+   * but exits only after saving its state; a client that connects in between is refused and
+   * waits a whole second before its next try, where the forwarder would hold it.
+   * @defaultValue none: a taken port rejects at once
+   */
+  readonly portBusyUntil?: Promise<unknown>;
+}
+
+/** One attempt to listen: the server, or the error that stopped it. */
+function listenOnce(host: string, port: number): Promise<Server | Error> {
+  const server = createServer({ pauseOnConnect: true });
+  return new Promise((resolve) => {
+    server.once('error', resolve);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', resolve);
+      resolve(server);
+    });
+  });
 }
 
 /** A running forwarder (see the module comment). */
@@ -77,16 +98,28 @@ export class ControllerForwarder {
     this.#timer.unref();
   }
 
-  /** Listens on `host:port`; rejects when the port is taken (e.g. slurmctld still runs). */
+  /**
+   * Listens on `host:port`; rejects when the port is taken (e.g. slurmctld still runs), unless
+   * `portBusyUntil` is given (see there).
+   */
   static async listen(options: ControllerForwarderOptions): Promise<ControllerForwarder> {
-    const server = createServer({ pauseOnConnect: true });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: options.host, port: options.port, exclusive: true }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    let busyOver = options.portBusyUntil === undefined;
+    const over = (): void => {
+      busyOver = true;
+    };
+    void options.portBusyUntil?.then(over, over);
+    // Bounded by `portBusyUntil`: once it has settled, the next attempt is the last.
+    for (;;) {
+      // An attempt that starts after the port's owner is gone is the last.
+      const last = busyOver;
+      const server = await listenOnce(options.host, options.port);
+      if (!(server instanceof Error)) return ControllerForwarder.#serve(server, options);
+      if ((server as NodeJS.ErrnoException).code !== 'EADDRINUSE' || last) throw server;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  static #serve(server: Server, options: ControllerForwarderOptions): ControllerForwarder {
     return new ControllerForwarder(
       server,
       options.target,
