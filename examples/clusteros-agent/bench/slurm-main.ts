@@ -113,12 +113,13 @@ lease TTL + 2 s (7 s).
 
 ## How ClusterOS gets there
 
-- **Handoff**: the old holder stops slurmctld (SIGTERM saves its state, ~0.1 s), writes the packed
-  state to the Raft KV, and starts a forwarder on its own address; the new holder unpacks the
-  state, publishes the new controller record, every node re-points the \`slurmctl\` alias, and
-  slurmctld starts on the handed-over state. The forwarder is why the ping outage is far shorter
-  than the controller gap: clients that still resolve the alias to the old address are held and
-  forwarded to the new controller instead of failing.
+- **Handoff**: the old holder stops slurmctld (SIGTERM saves its state, ~0.1 s), takes the
+  controller port with a forwarder as soon as slurmctld has closed its listener, and writes the
+  packed state to the Raft KV; the new holder unpacks the state, starts slurmctld on it, then
+  publishes the new controller record and every node re-points the \`slurmctl\` alias. The
+  forwarder is why the ping outage is far shorter than the controller gap: clients that still
+  resolve the alias to the old address are held and forwarded to the new controller (once the
+  lease has moved there) instead of being refused or failing.
 - **Crash**: the holder ships its state to the Raft KV every 2 s; the lease (TTL 5 s) expires, the
   next node wins, starts slurmctld from the shipped copy and re-points the alias.
 - SLURM's HA needs the StateSaveLocation on shared storage; ClusterOS needs none.
