@@ -5,11 +5,12 @@
 // gate says the new holder serves, it does not dial at all (so two forwarders pointing at each
 // other, left by consecutive handoffs, cannot send a client round in a loop).
 import { once } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { freePort } from '@clusteros/sim';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ControllerForwarder } from '../src/roles/forwarder.js';
+import { reply } from './support/sockets.js';
 
 /** An echo server that prefixes replies, standing in for the new slurmctld. */
 async function echoServer(port: number): Promise<Server> {
@@ -17,16 +18,6 @@ async function echoServer(port: number): Promise<Server> {
   server.listen(port, '127.0.0.1');
   await once(server, 'listening');
   return server;
-}
-
-async function reply(socket: Socket, limitMs: number): Promise<string> {
-  const timer = setTimeout(() => socket.destroy(new Error('no reply in time')), limitMs);
-  try {
-    const [data] = (await once(socket, 'data')) as [Buffer];
-    return data.toString();
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 test('a connection made before the new controller listens is held and then forwarded', async () => {

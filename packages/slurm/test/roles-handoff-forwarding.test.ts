@@ -6,7 +6,7 @@
 // back at the old holder) would: dialling it early is what sent clients round in a loop.
 import { once } from 'node:events';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import type { LeaderInfo, NodeRef } from '@clusteros/roles';
 import { test } from 'uvu';
@@ -15,6 +15,7 @@ import { SlurmControllerRole } from '../src/roles/controller-role.js';
 import { SlurmNodeRuntime } from '../src/roles/node-runtime.js';
 import { encodeControllerRecord, SLURM_STORE_KEYS, type SlurmControllerRecord } from '../src/roles/store.js';
 import { MemoryStore, makeRoleLab, roleContext } from './support/role-harness.js';
+import { reply } from './support/sockets.js';
 
 const OLD_HOLDER: NodeRef = {
   id: 'old',
@@ -54,16 +55,6 @@ async function until(what: string, limitMs: number, check: () => boolean): Promi
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-async function reply(socket: Socket, limitMs: number): Promise<string> {
-  const timer = setTimeout(() => socket.destroy(new Error('no reply in time')), limitMs);
-  try {
-    const [data] = (await once(socket, 'data')) as [Buffer];
-    return data.toString();
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -14,8 +14,9 @@
  *
  * Handoff: prepare (old holder) stops slurmctld with SIGTERM, which saves the state, packs it and
  * writes it to the store, and forwards its address to the new holder (holding clients until the
- * lease has moved there); accept (new holder) unpacks
- * it; start on the new holder starts slurmctld and then re-points the alias on every node. Abort restarts slurmctld on the old holder's own state.
+ * lease has moved there); accept (new holder) unpacks it; start on the new holder starts
+ * slurmctld and then re-points the alias on every node. Abort restarts slurmctld on the old
+ * holder's own state.
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';

@@ -16,10 +16,10 @@
  * The old holder starts forwarding as soon as its slurmctld has closed its listener (right after
  * SIGTERM; see `portBusyUntil`), but it dials the new controller only once `ready()` says so
  * (the lease has moved to the new holder, which has closed any forwarder of its own by then).
- * Without that gate a handoff back to a recent holder
- * made a loop: that node's forwarder from the earlier handoff still pointed here, so each
- * forwarder dialled the other, a client's connection went round until the new holder closed its
- * forwarder, and the client failed (measured: one failed squeue in about six such handoffs).
+ * Without that gate a handoff back to a recent holder made a loop: that node's forwarder from
+ * the earlier handoff still pointed here, so each forwarder dialled the other, a client's
+ * connection went round until the new holder closed its forwarder, and the client failed
+ * (measured: one failed squeue in about six such handoffs).
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
@@ -108,9 +108,8 @@ export class ControllerForwarder {
       busyOver = true;
     };
     void options.portBusyUntil?.then(over, over);
-    // Bounded by `portBusyUntil`: once it has settled, the next attempt is the last.
+    // Bounded by `portBusyUntil`: an attempt that starts after it has settled is the last.
     for (;;) {
-      // An attempt that starts after the port's owner is gone is the last.
       const last = busyOver;
       const server = await listenOnce(options.host, options.port);
       if (!(server instanceof Error)) return ControllerForwarder.#serve(server, options);
