@@ -38,6 +38,7 @@ export function slurmLogTime(line: string): number {
   const stamp = SLURM_LOG_TIME.exec(line)?.[1];
   return stamp === undefined ? Number.NaN : Date.parse(`${stamp}Z`);
 }
+
 /** The time field of the agent's JSON log lines. */
 const AGENT_LOG_TIME = /"time":(\d+)/;
 
