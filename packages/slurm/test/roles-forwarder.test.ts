@@ -9,6 +9,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { freePort } from '@clusteros/sim';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { waitUntil } from '../src/daemons/wait.js';
 import { ControllerForwarder } from '../src/roles/forwarder.js';
 import { reply } from './support/sockets.js';
 
@@ -108,9 +109,12 @@ test('until ready() answers true a held connection is not dialled; then it is fo
     await once(client, 'connect');
     client.write('ping');
     const answer = reply(client, 5_000);
-    const deadline = Date.now() + 5_000;
-    while (asked < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.ok(asked >= 4, 'the gate is asked again while the connection waits');
+    await waitUntil(
+      'the gate is asked again while the connection waits',
+      5_000,
+      async () => (asked >= 4 ? true : undefined),
+      20,
+    );
     assert.is(dialled, 0, 'nothing dialled while the gate is closed');
     assert.is(forwarder.forwarded, 0);
     ready = true;

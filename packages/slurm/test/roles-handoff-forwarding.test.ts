@@ -1,9 +1,10 @@
 // The old holder's side of a controller handoff, wired as the role runs it: after
 // `prepareHandoff` its forwarder listens on its own controller address, holds a client without
 // dialling the new holder until the lease has moved to the new holder or its controller record
-// is in the store (either under a newer fencing token), and then forwards the client's bytes. The new holder's address is served here by a
-// listener that answers at once, as the new holder's forwarder from an earlier handoff (pointing
-// back at the old holder) would: dialling it early is what sent clients round in a loop.
+// is in the store (either under a newer fencing token), and then forwards the client's bytes.
+// The new holder's address is served here by a listener that answers at once, as the new
+// holder's forwarder from an earlier handoff (pointing back at the old holder) would: dialling
+// it early is what sent clients round in a loop.
 import { once } from 'node:events';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import type { LeaderInfo, NodeRef } from '@clusteros/roles';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { waitUntil } from '../src/daemons/wait.js';
 import { SlurmControllerRole } from '../src/roles/controller-role.js';
 import { SlurmNodeRuntime } from '../src/roles/node-runtime.js';
 import { encodeControllerRecord, SLURM_STORE_KEYS, type SlurmControllerRecord } from '../src/roles/store.js';
@@ -47,14 +49,6 @@ class CountingStore extends MemoryStore {
   override get(key: string): Uint8Array | undefined {
     if (key === SLURM_STORE_KEYS.controller) this.recordReads++;
     return super.get(key);
-  }
-}
-
-async function until(what: string, limitMs: number, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
@@ -97,7 +91,12 @@ async function preparedHandoff(lease: { current: LeaderInfo }) {
     // The gate looks at the record each time it is asked (every 50 ms while the client waits).
     const looked = (times: number): Promise<void> => {
       const from = store.recordReads;
-      return until(`${times} looks at the record`, 5_000, () => store.recordReads >= from + times);
+      return waitUntil(
+        `${times} looks at the record`,
+        5_000,
+        async () => (store.recordReads >= from + times ? true : undefined),
+        10,
+      ).then(() => undefined);
     };
     return { store, client, answer, dials, looked, cleanup };
   } catch (error) {
