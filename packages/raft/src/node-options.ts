@@ -95,6 +95,16 @@ export interface RaftNodeOptions<Result = unknown, Query = unknown, QueryResult 
   readonly retryForwardedProposals?: boolean;
   /** Give up on a proposal or read after this long with `RaftTimeoutError`. @defaultValue 5 × electionTimeoutMs */
   readonly requestTimeoutMs?: number;
+  /**
+   * How long a leader holds the empty append that tells followers of a new commit index, in ms.
+   * When the next write's append to that follower leaves within this time it carries the commit
+   * index instead and the notice is dropped, which spares each follower a message and an answer
+   * per write under load; otherwise the notice leaves when the time is up, so followers of an
+   * idle leader apply (and serve local reads of) a commit at most this much later. 0 sends every
+   * notice at once, as etcd's raft does. At most `heartbeatMs`.
+   * @defaultValue 5
+   */
+  readonly commitNoticeDelayMs?: number;
   /** Bytes of entry data per append message. @defaultValue 1 MiB */
   readonly maxSizePerMsg?: number;
   /** Append messages in flight per follower. @defaultValue 256 */
@@ -135,6 +145,7 @@ export interface ResolvedNodeOptions {
   readonly requestTimeoutMs: number;
   readonly maxPendingRequests: number;
   readonly retryForwardedProposals: boolean;
+  readonly commitNoticeDelayMs: number;
   readonly start: 'bootstrap' | 'join';
 }
 
@@ -156,6 +167,16 @@ export function resolveNodeOptions(options: RaftNodeOptions<unknown, unknown, un
       `electionTimeoutMs (${electionTimeoutMs}) must be at least 3 × heartbeatMs (${heartbeatMs}) so that a heartbeat lost now and then does not start an election`,
     );
   }
+  const commitNoticeDelayMs = options.commitNoticeDelayMs ?? Math.min(5, heartbeatMs);
+  if (
+    !Number.isSafeInteger(commitNoticeDelayMs) ||
+    commitNoticeDelayMs < 0 ||
+    commitNoticeDelayMs > heartbeatMs
+  ) {
+    throw new RaftConfigError(
+      `commitNoticeDelayMs must be a whole number of ms from 0 to heartbeatMs (${heartbeatMs}), got ${commitNoticeDelayMs}`,
+    );
+  }
   const start = options.start ?? 'bootstrap';
   if (start !== 'bootstrap' && start !== 'join')
     throw new RaftConfigError(`start must be 'bootstrap' or 'join', got ${String(start)}`);
@@ -171,6 +192,7 @@ export function resolveNodeOptions(options: RaftNodeOptions<unknown, unknown, un
     requestTimeoutMs: positiveInteger(options.requestTimeoutMs ?? 5 * electionTimeoutMs, 'requestTimeoutMs'),
     maxPendingRequests: positiveInteger(options.maxPendingRequests ?? 10_000, 'maxPendingRequests'),
     retryForwardedProposals: options.retryForwardedProposals === true,
+    commitNoticeDelayMs,
     start,
   };
 }

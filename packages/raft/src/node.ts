@@ -1,5 +1,6 @@
 import { type Clock, type Random, SystemClock, systemRandom, type TimerHandle } from '@clusteros/sim';
 import { EventEmitter } from 'eventemitter3';
+import { CommitNoticeCoalescer } from './commit-notices.js';
 import { decodeConfChange, encodeConfChange } from './conf-change-codec.js';
 import { RaftCore } from './core/raft-core.js';
 import type {
@@ -167,6 +168,7 @@ export class RaftNode<
   #handOverTarget: { readonly to: NodeId; readonly term: number } | null = null;
   /** Proposals forwarded to this leader during its leadership transfer, passed on afterwards. */
   #held: { readonly message: ProposeRequest; readonly until: number }[] = [];
+  readonly #notices: CommitNoticeCoalescer;
   #ticker: TimerHandle | undefined;
   #counter = 0;
   #applied = 0;
@@ -198,6 +200,9 @@ export class RaftNode<
     this.#transport = options.transport;
     this.#machine = options.stateMachine;
     this.#clock = clock;
+    this.#notices = new CommitNoticeCoalescer(clock, resolved.commitNoticeDelayMs, (message) =>
+      this.#transport.send(message),
+    );
     this.#logger = options.logger ?? silentLogger;
     this.#stamp = options.stampCommand;
     this.#timeCommand = options.timeCommand;
@@ -518,6 +523,7 @@ export class RaftNode<
     this.#parked.clear();
     this.#forwarded.clear();
     this.#held = [];
+    this.#notices.clear();
     this.#readQueue.length = 0;
     this.#rounds.clear();
   }
@@ -632,6 +638,7 @@ export class RaftNode<
 
   /** Sends `message`; after a `timeoutNow`, what this member holds follows it to the target. */
   #send(message: Message): void {
+    if (this.#notices.intercept(message)) return;
     this.#transport.send(message);
     if (message.type === 'timeoutNow') this.#handOver(message.to);
   }

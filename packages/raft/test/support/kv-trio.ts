@@ -19,7 +19,11 @@ export type { KvNode };
 export type TrioNodeOptions = Partial<
   Pick<
     RaftNodeOptions<KvResult, KvQuery, KvQueryResult>,
-    'requestTimeoutMs' | 'stampCommand' | 'retryForwardedProposals' | 'initialElectionTickAdvance'
+    | 'requestTimeoutMs'
+    | 'stampCommand'
+    | 'retryForwardedProposals'
+    | 'initialElectionTickAdvance'
+    | 'commitNoticeDelayMs'
   >
 >;
 
