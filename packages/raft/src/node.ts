@@ -170,6 +170,10 @@ export class RaftNode<
   #held: { readonly message: ProposeRequest; readonly until: number }[] = [];
   readonly #notices: CommitNoticeCoalescer;
   #ticker: TimerHandle | undefined;
+  /** The delay before the first tick, until it ends. */
+  #tickStart: TimerHandle | undefined;
+  /** Delay of the first tick, drawn once in [0, heartbeatMs): see `#start`. */
+  readonly #tickPhaseMs: number;
   #counter = 0;
   #applied = 0;
   #snapshotIndex = NO_SNAPSHOT_INDEX;
@@ -209,6 +213,7 @@ export class RaftNode<
     // A fresh random prefix per process keeps request ids from colliding with a previous
     // incarnation's entries that are still in the log.
     this.#requestPrefix = `${options.id}.${random.nextUint32().toString(36)}${random.nextUint32().toString(36)}`;
+    this.#tickPhaseMs = random.int(0, resolved.heartbeatMs);
   }
 
   /**
@@ -303,7 +308,7 @@ export class RaftNode<
     });
     this.#transport.onUnreachable?.((peer) => this.#report(() => this.#core.reportUnreachable(peer)));
     this.#transport.onSnapshotStatus?.((peer, ok) => this.#report(() => this.#core.reportSnapshot(peer, ok)));
-    this.#ticker = this.#clock.setInterval(() => {
+    const tick = (): void => {
       if (this.#stopped) return;
       try {
         this.#core.tick();
@@ -318,7 +323,17 @@ export class RaftNode<
         return;
       }
       this.#schedule();
-    }, this.#options.heartbeatMs);
+    };
+    // Ticks start at a random point of the first heartbeat interval. Members started at the
+    // same moment (by one orchestrator, or in a simulation) would otherwise tick in lockstep,
+    // and since election timeouts are whole ticks (only electionTimeoutMs / heartbeatMs
+    // distinct values), two members drawing the same count would campaign in the same instant
+    // and split the vote, again and again (seen in simulation: seven split rounds in a row
+    // after a leader's crash, 2.7 s without a leader at a 300 ms election timeout).
+    this.#tickStart = this.#clock.setTimeout(() => {
+      this.#tickStart = undefined;
+      this.#ticker = this.#clock.setInterval(tick, this.#options.heartbeatMs);
+    }, this.#tickPhaseMs);
     this.#schedule();
   }
 
@@ -508,6 +523,7 @@ export class RaftNode<
 
   #halt(reason: Error): void {
     this.#stopped = true;
+    if (this.#tickStart !== undefined) this.#clock.clearTimeout(this.#tickStart);
     if (this.#ticker !== undefined) this.#clock.clearInterval(this.#ticker);
     for (const table of [this.#proposals, this.#configChanges, this.#reads] as Map<
       string,
