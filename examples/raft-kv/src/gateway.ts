@@ -23,7 +23,9 @@ export interface GatewayBackend {
   propose(command: KvCommand): Promise<KvResult>;
   /** A linearizable read. */
   read(query: KvQuery): Promise<KvQueryResult>;
-  /** Facts for headers and `/v3/maintenance/status`. */
+  /** This member's current Raft term, for the header of every response (asked per request). */
+  term(): number;
+  /** Facts for `/v3/maintenance/status` and the revision of responses that carry none. */
   status(): {
     readonly id: string;
     readonly term: number;
@@ -40,6 +42,8 @@ export interface GatewayBackend {
   memberName(id: string): string | undefined;
   /** The cluster's id (decimal string). */
   readonly clusterId: string;
+  /** This member's name. */
+  readonly id: string;
 }
 
 /** Largest request body accepted, as etcd's default `--max-request-bytes` (1.5 MiB) plus JSON/base64 overhead. */
@@ -206,15 +210,12 @@ function requestOp(raw: unknown): KvTxnOp {
 
 /** The gateway's request handling, shared by {@link createGateway} and the node:http adapter. */
 export function createGatewayHandler(backend: GatewayBackend): GatewayHandler {
-  const header = (revision?: number): Json => {
-    const s = backend.status();
-    return {
-      cluster_id: backend.clusterId,
-      member_id: backend.memberId(s.id),
-      revision: String(revision ?? s.revision),
-      raft_term: String(s.term),
-    };
-  };
+  const header = (revision?: number): Json => ({
+    cluster_id: backend.clusterId,
+    member_id: backend.memberId(backend.id),
+    revision: String(revision ?? backend.status().revision),
+    raft_term: String(backend.term()),
+  });
 
   const rangeJson = (result: KvTxnOpResult & { type: 'range' }): Json => {
     const out: Json = { header: header(result.revision) };

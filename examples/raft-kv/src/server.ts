@@ -119,6 +119,7 @@ export async function startRaftKv(args: RaftKvArgs, logger?: Logger): Promise<Ra
     propose: (command) =>
       sessions.withSession((client, seq) => node.propose(encodeKvCommand({ now: 0, client, seq, command }))),
     read: (query) => node.read(query),
+    term: () => node.term,
     status: () => {
       const status = node.status();
       return { ...status, revision: machine.revision };
@@ -130,6 +131,7 @@ export async function startRaftKv(args: RaftKvArgs, logger?: Logger): Promise<Ra
       return names.get(id);
     },
     clusterId: clusterIdOf(Object.keys(args.peers)),
+    id: args.id,
   });
   const http = createServer(nodeHandler(gateway, MAX_BODY_BYTES));
   http.keepAliveTimeout = 30_000;

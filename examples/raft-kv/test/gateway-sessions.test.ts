@@ -31,6 +31,7 @@ function gatewayWithPool(limit: number) {
           }),
       ),
     read: (_query: KvQuery): Promise<KvQueryResult> => Promise.reject(new Error('not used')),
+    term: () => 1,
     status: () => ({
       id: 'a',
       term: 1,
@@ -43,6 +44,7 @@ function gatewayWithPool(limit: number) {
     memberId: () => '1',
     memberName: () => 'a',
     clusterId: '7',
+    id: 'a',
   };
   const handle = createGatewayHandler(backend);
   const put = (value: string) =>

@@ -353,6 +353,14 @@ export class RaftNode<
     return this.#leader;
   }
 
+  /**
+   * This member's current term: what `status().term` says, without building the rest of the
+   * status (a server that puts the term in every response header asks this per request).
+   */
+  get term(): number {
+    return this.#core.term;
+  }
+
   /** This member's role. */
   get role(): RaftRole {
     return this.#role;

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -33,6 +34,25 @@ for (const [name, voters, matches, expected] of committedTable) {
     assert.is(majorityCommitted(voters, matchOf(matches)), expected);
   });
 }
+
+test('majorityCommitted: the median of the de-duplicated matches, for any voters and matches', () => {
+  // The reference: unique voters, matches sorted descending, the majority-th one.
+  const reference = (voters: string[], matches: Record<string, number>): number => {
+    const unique = [...new Set(voters)];
+    if (unique.length === 0) return UNBOUNDED_INDEX;
+    const sorted = unique.map((id) => matches[id] ?? 0).sort((a, b) => b - a);
+    return sorted[majoritySize(unique.length) - 1] ?? 0;
+  };
+  const id = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i');
+  fc.assert(
+    fc.property(
+      fc.array(id, { maxLength: 12 }),
+      fc.dictionary(id, fc.nat({ max: 50 })),
+      (voters, matches) => majorityCommitted(voters, matchOf(matches)) === reference(voters, matches),
+    ),
+    { numRuns: 2_000 },
+  );
+});
 
 const jointTable: [string, string[], string[], Record<string, number>, number][] = [
   ['outgoing empty: same as majority', ['a', 'b', 'c'], [], { a: 5, b: 5, c: 1 }, 5],

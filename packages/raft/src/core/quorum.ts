@@ -19,19 +19,36 @@ export function majoritySize(size: number): number {
   return Math.floor(size / 2) + 1;
 }
 
+/** Reused by {@link majorityCommitted}: it runs on every acknowledgement, synchronously. */
+const scratch: number[] = [];
+
 /**
  * The highest index that a majority of `voters` has acknowledged: `matchOf(id)` is the highest
- * index known stored on `id` (`undefined` counts as 0).
+ * index known stored on `id` (`undefined` counts as 0). A voter listed twice counts once.
  */
 export function majorityCommitted(
   voters: readonly NodeId[],
   matchOf: (id: NodeId) => number | undefined,
 ): number {
-  const unique = [...new Set(voters)];
-  if (unique.length === 0) return UNBOUNDED_INDEX;
-  const matches = unique.map((id) => matchOf(id) ?? 0).sort((a, b) => b - a);
-  // Sorted descending, the q-th largest value is stored on at least q voters.
-  return matches[majoritySize(unique.length) - 1] ?? 0;
+  // The leader asks this on every acknowledgement: no Set, copies or sort comparator, so it
+  // allocates nothing. Voter sets are small; quadratic de-duplication and insertion sort win.
+  let count = 0;
+  for (let i = 0; i < voters.length; i++) {
+    const id = voters[i] as NodeId;
+    if (voters.indexOf(id) !== i) continue;
+    const match = matchOf(id) ?? 0;
+    // Insert keeping scratch[0..count) in descending order.
+    let at = count;
+    while (at > 0 && (scratch[at - 1] as number) < match) {
+      scratch[at] = scratch[at - 1] as number;
+      at--;
+    }
+    scratch[at] = match;
+    count++;
+  }
+  if (count === 0) return UNBOUNDED_INDEX;
+  // Descending, the q-th largest value is stored on at least q voters.
+  return scratch[majoritySize(count) - 1] as number;
 }
 
 /** The commit index of a joint config: the lower of the two majorities' indexes. */
