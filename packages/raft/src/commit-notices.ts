@@ -57,10 +57,8 @@ export class CommitNoticeCoalescer {
 
   /** Sends every held notice now. */
   flush(): void {
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
     const held = [...this.#held.values()];
-    this.#held.clear();
+    this.clear();
     for (const message of held) this.#send(message);
   }
 

@@ -102,7 +102,7 @@ export interface RaftNodeOptions<Result = unknown, Query = unknown, QueryResult 
    * per write under load; otherwise the notice leaves when the time is up, so followers of an
    * idle leader apply (and serve local reads of) a commit at most this much later. 0 sends every
    * notice at once, as etcd's raft does. At most `heartbeatMs`.
-   * @defaultValue 5
+   * @defaultValue 5, or `heartbeatMs` when that is shorter
    */
   readonly commitNoticeDelayMs?: number;
   /** Bytes of entry data per append message. @defaultValue 1 MiB */

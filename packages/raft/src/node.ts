@@ -168,6 +168,7 @@ export class RaftNode<
   #handOverTarget: { readonly to: NodeId; readonly term: number } | null = null;
   /** Proposals forwarded to this leader during its leadership transfer, passed on afterwards. */
   #held: { readonly message: ProposeRequest; readonly until: number }[] = [];
+  /** Commit notices on their way out, held for `commitNoticeDelayMs` (see commit-notices.ts). */
   readonly #notices: CommitNoticeCoalescer;
   #ticker: TimerHandle | undefined;
   /** The delay before the first tick, until it ends. */
