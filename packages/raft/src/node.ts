@@ -14,6 +14,7 @@ import type {
   Ready,
   Snapshot,
   SoftState,
+  VoteRequest,
 } from './core/types.js';
 import { decodeEnvelope, encodeEnvelope } from './envelope.js';
 import {
@@ -161,11 +162,11 @@ export class RaftNode<
    */
   readonly #forwarded = new Map<string, ForwardedProposal>();
   /**
-   * The transfer target this leader has sent `timeoutNow` to, with the term: from then on the
-   * proposals it holds go to the target, which campaigns at once and appends them with its first
-   * entries, instead of waiting here until the new leader is known.
+   * The transfer target this leader has sent `timeoutNow` to, with the term the target campaigns
+   * in: from then on the proposals it holds go to the target, which campaigns at once and
+   * appends them with its first entries, instead of waiting here until the new leader is known.
    */
-  #handOverTarget: { readonly to: NodeId; readonly term: number } | null = null;
+  #handOverTarget: { readonly to: NodeId; readonly campaignTerm: number } | null = null;
   /** Proposals forwarded to this leader during its leadership transfer, passed on afterwards. */
   #held: { readonly message: ProposeRequest; readonly until: number }[] = [];
   /** Commit notices on their way out, held for `commitNoticeDelayMs` (see commit-notices.ts). */
@@ -301,6 +302,7 @@ export class RaftNode<
           this.#releaseParked();
           this.#resendForwarded();
         }
+        if (message.type === 'vote' && message.transfer && !message.preVote) this.#votedInTransfer(message);
       } catch (error) {
         this.#fail(error);
         return;
@@ -654,9 +656,16 @@ export class RaftNode<
     const target = this.#handOverTarget;
     if (target === null) return null;
     const core = this.#core;
-    const transferring = core.role === 'leader' && core.transferee === target.to;
-    const votedForTarget = core.role === 'follower' && core.leader === null && core.vote === target.to;
-    if ((transferring || votedForTarget) && core.term === target.term) return target.to;
+    // Still leading until the target's vote request arrives (a conditional timeoutNow leaves
+    // without this member's vote), or already its voter in the term it campaigns in.
+    const transferring =
+      core.role === 'leader' && core.transferee === target.to && core.term + 1 === target.campaignTerm;
+    const votedForTarget =
+      core.role === 'follower' &&
+      core.leader === null &&
+      core.vote === target.to &&
+      core.term === target.campaignTerm;
+    if (transferring || votedForTarget) return target.to;
     this.#handOverTarget = null;
     return null;
   }
@@ -665,12 +674,27 @@ export class RaftNode<
   #send(message: Message): void {
     if (this.#notices.intercept(message)) return;
     this.#transport.send(message);
-    if (message.type === 'timeoutNow') this.#handOver(message.to);
+    // A conditional timeoutNow may yet be ignored by the target: what this member holds stays
+    // here until the target's vote request shows that it campaigns (see #votedInTransfer).
+    if (message.type === 'timeoutNow' && message.index === undefined)
+      this.#handOver(message.to, message.term + 1);
+  }
+
+  /**
+   * This member may have granted its vote to a transfer target's campaign (a leader that sent a
+   * conditional timeoutNow steps down this way): if it did, the proposals it holds go to the
+   * candidate now, to be appended with its first entries, rather than once it is known to lead.
+   */
+  #votedInTransfer(request: VoteRequest): void {
+    const core = this.#core;
+    if (core.role !== 'follower' || core.leader !== null) return;
+    if (core.vote !== request.from || core.term !== request.term) return;
+    this.#handOver(request.from, request.term);
   }
 
   /** `timeoutNow` went to `to`: what this leader holds goes after it, on the same connection. */
-  #handOver(to: NodeId): void {
-    this.#handOverTarget = { to, term: this.#core.term };
+  #handOver(to: NodeId, campaignTerm: number): void {
+    this.#handOverTarget = { to, campaignTerm };
     if (this.#handingOverTo() !== to) return;
     const now = this.#clock.now();
     const held = this.#held;
@@ -821,14 +845,17 @@ export class RaftNode<
   #schedule(): void {
     if (this.#stopped) return;
     if (this.#pumping) {
-      // A batch is being persisted: what need not wait for it (a transfer's timeoutNow) leaves
-      // now; the rest waits for the next batch.
+      // A batch is being persisted (or about to be): what need not wait for it (a transfer's
+      // timeoutNow, vote requests) leaves now; the rest waits for the next batch.
       for (const message of this.#core.takeUrgentMessages()) this.#send(message);
       this.#again = true;
       return;
     }
     this.#pumping = true;
-    this.#pumpDone = this.#pump();
+    // The pump starts from a microtask, once the current task is done: every frame of one
+    // network read (a leader's last appends and the conditional timeoutNow behind them, or a
+    // burst of appends) is stepped first, and one Ready persists them all with one fsync.
+    this.#pumpDone = Promise.resolve().then(() => this.#pump());
   }
 
   async #pump(): Promise<void> {

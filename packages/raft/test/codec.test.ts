@@ -100,7 +100,11 @@ const messageArbs: Record<Message['type'], fc.Arbitrary<Message>> = {
       data: fc.uint8Array({ maxLength: 300 }),
     }),
   }),
-  timeoutNow: rec({ type: fc.constant('timeoutNow' as const), ...head }),
+  timeoutNow: fc.oneof(
+    rec({ type: fc.constant('timeoutNow' as const), ...head }),
+    // With the condition (the leader's last entry) as a transfer sends it ahead of the ack.
+    rec({ type: fc.constant('timeoutNow' as const), ...head, index: uintArb, logTerm: uintArb }),
+  ),
   propose: rec({
     type: fc.constant('propose' as const),
     ...head,
@@ -275,6 +279,9 @@ test('encodeMessage refuses what decodeMessage would refuse', () => {
     { ...vote, preVote: 'yes' },
     { type: 'heartbeat', from: 'a', to: 'b', term: 1, commit: 0, context: 'c'.repeat(1025) },
     { type: 'nope', from: 'a', to: 'b', term: 1 },
+    { type: 'timeoutNow', from: 'a', to: 'b', term: 2, index: 5 },
+    { type: 'timeoutNow', from: 'a', to: 'b', term: 2, logTerm: 2 },
+    { type: 'timeoutNow', from: 'a', to: 'b', term: 2, index: -1, logTerm: 2 },
     {
       type: 'propose',
       from: 'a',
@@ -383,6 +390,9 @@ test('shapes: wrong arity, unknown tag, bad kinds, odd addresses, duplicate ids,
     [[1.5, 'a', 'b', 1], 'badField'],
     [[MESSAGE_TAGS.timeoutNow, 'a', 'b'], 'badField'],
     [[MESSAGE_TAGS.timeoutNow, 'a', 'b', 1, 2], 'badField'],
+    [[MESSAGE_TAGS.timeoutNow, 'a', 'b', 1, 2, 1, 0], 'badField'],
+    [[MESSAGE_TAGS.timeoutNow, 'a', 'b', 1, -2, 1], 'badField'],
+    [[MESSAGE_TAGS.timeoutNow, 'a', 'b', 1, 2, 'x'], 'badField'],
     [[MESSAGE_TAGS.timeoutNow, '', 'b', 1], 'badField'],
     [[MESSAGE_TAGS.timeoutNow, 'a', 'b', -1], 'badField'],
     [[MESSAGE_TAGS.timeoutNow, 'a', 'b', 0.5], 'badField'],

@@ -174,4 +174,85 @@ test('timeoutNow does not wait for a batch the leader is still persisting', asyn
   await runSeeds({ seeds: 20, file: import.meta.url, scenario: inFlightSaveScenario });
 });
 
+// A leader whose whole log is on its way to the target sends it a conditional timeoutNow right
+// behind the appends, and the target steps every frame of one network read before it persists
+// anything: the entries and its new term and vote then go to disk in one save.
+async function oneReadScenario(seed: number): Promise<void> {
+  let holdFrom: string | null = null;
+  let target = '';
+  const held: Message[] = [];
+  let deliver: (message: Message) => void = () => undefined;
+  const holding = (id: string, transport: RaftTransport): RaftTransport =>
+    new Proxy(transport, {
+      get(inner, property) {
+        if (property === 'onMessage') {
+          return (handler: (message: Message) => void) =>
+            inner.onMessage((message) => {
+              if (id === target) deliver = handler;
+              if (id === target && message.from === holdFrom) held.push(message);
+              else handler(message);
+            });
+        }
+        const value = Reflect.get(inner, property) as unknown;
+        return typeof value === 'function' ? value.bind(inner) : value;
+      },
+    });
+  const saves: { id: string; entries: number; term?: number; vote?: string | null }[] = [];
+  const { sim, ids, nodes, leader } = await startKvTrio({
+    seed,
+    transport: holding,
+    storage: (id, storage) =>
+      new Proxy(storage, {
+        get(inner, property) {
+          if (property === 'save') {
+            return (update: Parameters<typeof storage.save>[0]) => {
+              saves.push({
+                id,
+                entries: update.entries.length,
+                ...(update.hardState ? { term: update.hardState.term, vote: update.hardState.vote } : {}),
+              });
+              return inner.save(update);
+            };
+          }
+          const value: unknown = Reflect.get(inner, property, inner);
+          return typeof value === 'function' ? value.bind(inner) : value;
+        },
+      }),
+  });
+  target = ids.find((id) => id !== leader.id) as string;
+  await sim.advance(100);
+  const term = leader.term;
+  holdFrom = leader.id;
+  const write = outcome(leader.propose(kv.put('k', 'v')));
+  const done = outcome(leader.transferLeadership(target));
+  await sim.advance(20);
+  const condition = held.find((m) => m.type === 'timeoutNow');
+  assert.ok(
+    condition?.type === 'timeoutNow' && condition.index !== undefined,
+    `seed ${seed}: conditional timeoutNow`,
+  );
+  assert.ok(
+    held.indexOf(condition) > held.findIndex((m) => m.type === 'append' && m.entries.length > 0),
+    `seed ${seed}: behind the append`,
+  );
+  // One read: every held frame at once, as they would come off one TCP segment.
+  holdFrom = null;
+  const firstSave = saves.length;
+  for (const message of held.splice(0)) deliver(message);
+  await sim.waitFor(() => done.settled && write.settled, 2_000, 'the transfer and the write');
+  assert.is(done.error, undefined, `seed ${seed}: ${done.error?.message}`);
+  assert.is(write.error, undefined, `seed ${seed}: ${write.error?.message}`);
+  assert.is(nodes.get(target)?.role, 'leader', `seed ${seed}: the target leads`);
+  const targetSave = saves.slice(firstSave).find((s) => s.id === target);
+  assert.equal(
+    targetSave && { entries: targetSave.entries > 0, term: targetSave.term, vote: targetSave.vote },
+    { entries: true, term: term + 1, vote: target },
+    `seed ${seed}: the entries and the new term and vote in the target's first save`,
+  );
+}
+
+test('a target persists the last entries and its campaign in one save when they come in one read', async () => {
+  await runSeeds({ seeds: 20, file: import.meta.url, scenario: oneReadScenario });
+});
+
 test.run();

@@ -1109,6 +1109,144 @@ test('transfer: a lagging target is caught up first', async () => {
   );
 });
 
+test('transfer: with its whole log on the way, the leader sends a conditional timeoutNow behind the appends, without its vote', async () => {
+  const net = await withLeader(ids3);
+  await net.propose('n1', 'a');
+  const leader = net.core('n1');
+  const term = net.status('n1').term;
+  // 'b' is appended and its appends handed out (this Ready), but nobody acknowledged it yet.
+  leader.propose(bytes('b'));
+  const inFlight = leader.ready();
+  const last = leader.lastIndex;
+  leader.transferLeadership('n2');
+  assert.is(leader.role, 'leader', 'still leading: the target is not known to hold the log');
+  assert.is(leader.stats().earlyTimeoutNows, 1);
+  assert.is(leader.stats().transfersHandedOver, 0);
+  assert.equal(leader.takeUrgentMessages(), [], 'not urgent: it must not overtake the appends');
+  await net.node('n1').storage.save({ entries: inFlight.entries });
+  net.delivered = [];
+  for (const m of inFlight.messages) net.queue.push(m);
+  leader.advance(inFlight);
+  const next = leader.ready();
+  assert.equal(
+    next.messages.map((m) => m.type),
+    ['timeoutNow'],
+    'the condition only: no granted vote rides along',
+  );
+  assert.equal(next.messages[0], {
+    type: 'timeoutNow',
+    from: 'n1',
+    to: 'n2',
+    term,
+    index: last,
+    logTerm: term,
+  });
+  assert.is(next.hardState, undefined);
+  for (const m of next.messages) net.queue.push(m);
+  leader.advance(next);
+  await net.stabilize();
+  assert.is(net.leader(), 'n2');
+  assert.is(net.status('n2').term, term + 1);
+  // The target campaigned on the conditional timeoutNow: no other reached it before its votes.
+  const firstVote = net.delivered.findIndex((m) => m.type === 'vote' && m.from === 'n2');
+  const timeoutNows = net.delivered.slice(0, firstVote).filter((m) => m.type === 'timeoutNow');
+  assert.ok(firstVote >= 0, 'the target asked for votes');
+  assert.equal(
+    timeoutNows.map((m) => m.type === 'timeoutNow' && m.index),
+    [last],
+  );
+  await net.propose('n2', 'c');
+  for (const id of ids3) assert.equal(net.appliedData(id), ['a', 'b', 'c']);
+});
+
+test('transfer: a target campaigns on a conditional timeoutNow only if its log holds the named entry', async () => {
+  const net = await withLeader(ids3);
+  await net.propose('n1', 'a');
+  const term = net.status('n1').term;
+  const last = net.status('n2').lastIndex;
+  const target = net.core('n2');
+  // A condition that cannot be the leader's (half of it, index 0, a term after the message's).
+  for (const odd of [{ index: last }, { index: 0, logTerm: term }, { index: last, logTerm: term + 1 }]) {
+    target.step({ type: 'timeoutNow', from: 'n1', to: 'n2', term, ...odd } as Message);
+  }
+  assert.is(target.stats().dropped.malformed, 3);
+  assert.is(target.role, 'follower');
+  target.step({ type: 'timeoutNow', from: 'n1', to: 'n2', term, index: last + 1, logTerm: term });
+  assert.is(target.role, 'follower');
+  assert.is(target.stats().dropped.transferNotCaughtUp, 1);
+  target.step({ type: 'timeoutNow', from: 'n1', to: 'n2', term, index: last, logTerm: term - 1 });
+  assert.is(target.role, 'follower', "same index, another term: not the leader's entry");
+  assert.is(target.stats().dropped.transferNotCaughtUp, 2);
+  target.step({ type: 'timeoutNow', from: 'n1', to: 'n2', term, index: last, logTerm: term });
+  assert.is(target.role, 'candidate');
+  assert.is(target.term, term + 1);
+  const votes = target.ready().messages.filter((m) => m.type === 'vote');
+  assert.equal(
+    votes.map((m) => m.type === 'vote' && [m.to, m.transfer, m.preVote, m.lastIndex]),
+    [
+      ['n1', true, false, last],
+      ['n3', true, false, last],
+    ],
+  );
+});
+
+test('transfer: when the conditional timeoutNow finds the entry missing, the plain hand-over follows the acknowledgement', async () => {
+  const net = await withLeader(ids3);
+  await net.propose('n1', 'a');
+  const leader = net.core('n1');
+  const term = net.status('n1').term;
+  leader.propose(bytes('b'));
+  const inFlight = leader.ready();
+  leader.transferLeadership('n2');
+  // The appends carrying 'b' to the target are lost (a broken connection).
+  await net.node('n1').storage.save({ entries: inFlight.entries });
+  for (const m of inFlight.messages) if (!(m.type === 'append' && m.to === 'n2')) net.queue.push(m);
+  leader.advance(inFlight);
+  await net.stabilize();
+  assert.is(net.core('n2').stats().dropped.transferNotCaughtUp, 1);
+  await tickUntil(net, () => net.leader() === 'n2');
+  assert.is(net.status('n2').term, term + 1);
+  assert.is(leader.stats().transfersHandedOver, 1, 'the plain hand-over, after the acknowledgement');
+  await net.propose('n2', 'c');
+  for (const id of ids3) assert.equal(net.appliedData(id), ['a', 'b', 'c']);
+});
+
+test('elections: vote requests are urgent, taken while a Ready is outstanding; grants wait for the disk', async () => {
+  for (const preVote of [false, true]) {
+    const net = await withLeader(ids3, { preVote });
+    await net.propose('n1', 'a');
+    const follower = net.core('n2');
+    const outstanding = follower.ready();
+    follower.campaign();
+    const urgent = follower.takeUrgentMessages();
+    assert.equal(
+      urgent.map((m) => m.type === 'vote' && [m.to, m.preVote]),
+      [
+        ['n1', preVote],
+        ['n3', preVote],
+      ],
+      `preVote ${preVote}`,
+    );
+    assert.equal(follower.takeUrgentMessages(), [], 'taken once');
+    await net.node('n2').storage.save({
+      entries: outstanding.entries,
+      ...(outstanding.hardState === undefined ? {} : { hardState: outstanding.hardState }),
+    });
+    follower.advance(outstanding);
+    const next = follower.ready();
+    assert.ok(
+      next.messages.every((m) => m.type !== 'vote'),
+      'not sent twice',
+    );
+    // A voter's grant is not urgent: it waits for its Ready, whose save holds the vote.
+    const voter = net.core('n3');
+    const voterReady = voter.ready();
+    for (const m of urgent) if (m.to === 'n3') voter.step(m);
+    assert.equal(voter.takeUrgentMessages(), [], `preVote ${preVote}: no urgent grant`);
+    voter.advance(voterReady);
+  }
+});
+
 test('transfer: proposals are refused during a transfer, which aborts after an election timeout', async () => {
   const net = await withLeader(ids3, { electionTicks: 10 });
   net.isolate('n3');

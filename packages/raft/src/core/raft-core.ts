@@ -112,6 +112,8 @@ export class RaftCore {
   #leaderContactElapsed = Number.POSITIVE_INFINITY;
 
   #transferee: NodeId | null = null;
+  /** The current transfer's conditional `timeoutNow` has left (see `#maybeSendEarlyTimeoutNow`). */
+  #earlyTimeoutNowSent = false;
   /** Index of the latest config entry the leader appended; a new change waits until it is applied. */
   #pendingConfIndex = 0;
   /**
@@ -139,7 +141,7 @@ export class RaftCore {
   #leaseBlockedUntil = Number.NEGATIVE_INFINITY;
 
   #messages: Message[] = [];
-  /** `timeoutNow` messages among {@link #messages} (see {@link RaftCore.takeUrgentMessages}). */
+  /** Urgent messages among {@link #messages} (see {@link RaftCore.takeUrgentMessages}). */
   #urgent = 0;
   #readStates: ReadState[] = [];
   #prevHard: HardState;
@@ -442,6 +444,10 @@ export class RaftCore {
         return this.#handleSnapshot(m);
       case 'timeoutNow':
         if (!this.#promotable()) return 'notPromotable';
+        // Sent ahead of our acknowledgement: only a log that holds the leader's last entry may
+        // campaign (a plain timeoutNow follows the acknowledgement otherwise).
+        if (m.index !== undefined && !this.#log.matchTerm(m.index, m.logTerm ?? 0))
+          return 'transferNotCaughtUp';
         this.#logger.info(
           { id: this.id, from: m.from, term: this.#term },
           'leadership handed over: campaigning',
@@ -586,6 +592,7 @@ export class RaftCore {
       this.#handOverTo(m.from);
       return;
     }
+    if (m.from === this.#transferee) this.#maybeSendEarlyTimeoutNow(m.from, pr);
     this.#maybeHandOver();
   }
 
@@ -769,6 +776,7 @@ export class RaftCore {
         lastTerm,
         transfer: kind === 'transfer',
       });
+      this.#urgent++;
     }
   }
 
@@ -917,6 +925,29 @@ export class RaftCore {
     for (const read of released) this.#deliverRead(read);
   }
 
+  /**
+   * Tells the transfer target to campaign as soon as this leader's whole log is on its way
+   * there, without waiting for the target to acknowledge the last entries: the message names
+   * the last entry, and the target campaigns once its log holds it. Messages to one peer arrive
+   * in order, so the target normally steps the last appends and this in one batch, and a single
+   * fsync makes both the entries and its new term and vote durable; the transfer saves the
+   * target's separate fsync of those entries and the round trip of its acknowledgement. It
+   * carries no vote from this member (whether the target will hold the entries is not known
+   * yet): the target asks for it like any candidate, and the usual up-to-date check answers.
+   * Should its log not match (an append lost with a broken connection), it ignores the message,
+   * and the plain hand-over follows its acknowledgement of the whole log as before. Not urgent
+   * (see `takeUrgentMessages`): it must not overtake the appends it follows.
+   */
+  #maybeSendEarlyTimeoutNow(to: NodeId, pr: Progress): void {
+    if (this.#earlyTimeoutNowSent || this.#transferee !== to || this.#role !== 'leader') return;
+    const last = this.#log.lastIndex();
+    if (pr.state !== 'replicate' || pr.next <= last || pr.match >= last) return;
+    this.#earlyTimeoutNowSent = true;
+    this.#stats.earlyTimeoutNows++;
+    this.#leaseBlockedUntil = this.#now + this.#cfg.electionTicks;
+    this.#send({ type: 'timeoutNow', to, term: this.#term, index: last, logTerm: this.#log.lastTerm() });
+  }
+
   #sendTimeoutNow(to: NodeId): void {
     // The target may win without our followers' stickiness: no lease until that settles.
     this.#leaseBlockedUntil = this.#now + this.#cfg.electionTicks;
@@ -937,6 +968,10 @@ export class RaftCore {
    * reads while the target takes over.
    */
   #handOverTo(to: NodeId): void {
+    // A conditional timeoutNow still queued here is superseded by this one.
+    if (this.#earlyTimeoutNowSent) {
+      this.#messages = this.#messages.filter((m) => m.type !== 'timeoutNow' || m.index === undefined);
+    }
     this.#sendTimeoutNow(to);
     this.#logger.info({ id: this.id, to, term: this.#term + 1 }, 'handing over: voting for the target');
     this.#becomeFollower(this.#term + 1, null);
@@ -1125,6 +1160,7 @@ export class RaftCore {
     if (this.#transferee === to) return;
     if (this.#transferee !== null) this.#abortTransfer();
     this.#transferee = to;
+    this.#earlyTimeoutNowSent = false;
     this.#stats.transfersStarted++;
     // The election timer doubles as the transfer deadline.
     this.#electionElapsed = 0;
@@ -1135,9 +1171,16 @@ export class RaftCore {
       this.#handOverTo(to);
       return;
     }
-    // Start catching the target up now rather than at the next heartbeat answer.
-    pr.probeSent = false;
-    this.#sendAppend(to);
+    if (pr.state !== 'replicate' || pr.next <= this.#log.lastIndex()) {
+      // Start catching the target up now rather than at the next heartbeat answer.
+      pr.probeSent = false;
+      if (this.#sendAppend(to)) {
+        while (this.#sendAppend(to, false)) {
+          // each call sends one message and moves `next` on, within the flow control's limits
+        }
+      }
+    }
+    this.#maybeSendEarlyTimeoutNow(to, pr);
   }
 
   /**
@@ -1208,19 +1251,28 @@ export class RaftCore {
   }
 
   /**
-   * Takes the `timeoutNow` messages queued since the last {@link ready}, for the driver to send
-   * at once — also while a Ready is outstanding, its save still in flight. `timeoutNow` depends
-   * on nothing durable: it asks a transfer target that acknowledged the whole log to campaign
-   * now. Without this it would wait for the save in flight and then for its own Ready, which
-   * stretches a transfer by a whole fsync under load. The leader's vote for the target, queued
-   * with it, stays for the next Ready (it waits for the new term and vote to be durable).
+   * Takes the urgent messages queued since the last {@link ready}, for the driver to send at
+   * once — also while a Ready is outstanding, its save still in flight. They depend on nothing
+   * durable; without this they would wait for the save in flight and then for their own Ready,
+   * which stretches a transfer or an election by a whole fsync under load:
+   * - a plain `timeoutNow` asks a transfer target that acknowledged the whole log to campaign
+   *   now (the leader's vote for the target, queued with it, stays for the next Ready: it waits
+   *   for the new term and vote to be durable; a conditional `timeoutNow` stays in line behind
+   *   the appends it follows);
+   * - vote and pre-vote requests: a candidate acts on the answers only as a leader, and a
+   *   leader's first messages wait until every batch up to the one with its new term and vote
+   *   is durable (the driver persists Readies in order), so asking early promises nothing the
+   *   candidate could lose in a crash. The claim about its log (last index and term) may cover
+   *   entries still being written, as a Ready's own vote requests may (drivers send those before
+   *   that Ready's save): the voters' up-to-date check is all the claim is used for, and a
+   *   candidate that crashes before its write lands never leads on it.
    */
   takeUrgentMessages(): Message[] {
     if (this.#urgent === 0) return [];
     this.#urgent = 0;
     const urgent: Message[] = [];
     const rest: Message[] = [];
-    for (const message of this.#messages) (message.type === 'timeoutNow' ? urgent : rest).push(message);
+    for (const message of this.#messages) (isUrgent(message) ? urgent : rest).push(message);
     this.#messages = rest;
     return urgent;
   }
@@ -1438,4 +1490,9 @@ function sameHardState(a: HardState, b: HardState): boolean {
 
 function sameSoftState(a: SoftState, b: SoftState): boolean {
   return a.leader === b.leader && a.role === b.role && a.term === b.term;
+}
+
+/** Messages a driver may send while a Ready's save is in flight (see `takeUrgentMessages`). */
+function isUrgent(message: Message): boolean {
+  return message.type === 'vote' || (message.type === 'timeoutNow' && message.index === undefined);
 }

@@ -20,6 +20,11 @@ export interface RaftCoreStats {
   readonly transfersAborted: number;
   /** Transfers this leader handed over: target caught up, told to campaign, voted for, leadership given up. */
   readonly transfersHandedOver: number;
+  /**
+   * Conditional `timeoutNow` messages this leader sent a transfer target as soon as its whole log
+   * was on the way there, before the target acknowledged it (see `RaftCore.transferLeadership`).
+   */
+  readonly earlyTimeoutNows: number;
   /** Reads answered from the leader lease without a heartbeat round. */
   readonly leaseReads: number;
 }
@@ -40,6 +45,7 @@ export function createStats(): MutableRaftCoreStats {
     transfersStarted: 0,
     transfersAborted: 0,
     transfersHandedOver: 0,
+    earlyTimeoutNows: 0,
     leaseReads: 0,
   };
 }

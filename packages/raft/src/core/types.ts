@@ -188,6 +188,15 @@ export interface SnapshotRequest extends MessageBase {
 export interface TimeoutNowRequest extends MessageBase {
   /** Discriminator. */
   readonly type: 'timeoutNow';
+  /**
+   * With {@link TimeoutNowRequest.logTerm}: the leader's last entry when it sent this, ahead of
+   * the target's acknowledgement of it. The target campaigns only if its log holds this entry
+   * (the appends that carry it arrive first, on the same connection); otherwise it ignores the
+   * message. Absent: the target has acknowledged the leader's whole log; campaign at once.
+   */
+  readonly index?: number;
+  /** The term of the entry at {@link TimeoutNowRequest.index}; present exactly when it is. */
+  readonly logTerm?: number;
 }
 
 /** A proposal forwarded by a follower to its leader. */

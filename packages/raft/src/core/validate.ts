@@ -90,7 +90,10 @@ export function malformedReason(message: unknown): string | null {
         : 'malformed';
     }
     case 'timeoutNow':
-      return null;
+      if (m.index === undefined && m.logTerm === undefined) return null;
+      return isIndex(m.index) && m.index > 0 && isIndex(m.logTerm) && m.logTerm > 0 && m.logTerm <= m.term
+        ? null
+        : 'malformed';
     case 'propose':
       return Array.isArray(m.entries) && m.entries.length > 0 && m.entries.every(isEntry)
         ? null

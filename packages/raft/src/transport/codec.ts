@@ -251,7 +251,14 @@ function rawMessage(m: Message): unknown[] {
         checkBytes(m.snapshot.data, 'snapshot data'),
       ];
     case 'timeoutNow':
-      return [MESSAGE_TAGS.timeoutNow, ...head];
+      // The condition is optional on the wire too: a plain timeoutNow keeps its short form.
+      if (m.index === undefined && m.logTerm === undefined) return [MESSAGE_TAGS.timeoutNow, ...head];
+      return [
+        MESSAGE_TAGS.timeoutNow,
+        ...head,
+        checkUint(m.index as number, 'index'),
+        checkUint(m.logTerm as number, 'logTerm'),
+      ];
     case 'propose':
       return [MESSAGE_TAGS.propose, ...head, rawEntries(m.entries)];
     case 'readIndex':
@@ -593,13 +600,22 @@ const ARITY: Readonly<Record<number, number>> = {
   [SNAPSHOT_CHUNK_TAG]: 11,
 };
 
+/** Tags whose messages may carry trailing fields beyond their arity: all of them or none. */
+const OPTIONAL_FIELDS: Readonly<Record<number, number>> = {
+  8: 2, // timeoutNow's condition: index, logTerm
+};
+
 function tagOf(a: unknown[]): number {
   if (a.length === 0) fail('badField', 'empty array');
   const tag = a[0];
   if (typeof tag !== 'number' || !Number.isInteger(tag)) fail('badField', 'the tag is not an integer');
   const arity = ARITY[tag];
   if (arity === undefined) fail('unknownTag', `tag ${tag} is unknown`);
-  if (a.length !== arity) fail('badField', `tag ${tag} needs ${arity} fields, got ${a.length}`);
+  const optional = OPTIONAL_FIELDS[tag] ?? 0;
+  if (a.length !== arity && a.length !== arity + optional) {
+    const expected = optional === 0 ? `${arity}` : `${arity} or ${arity + optional}`;
+    fail('badField', `tag ${tag} needs ${expected} fields, got ${a.length}`);
+  }
   return tag;
 }
 
@@ -659,7 +675,15 @@ function messageFrom(a: unknown[], tag: number): Message {
       return { type: 'snapshot', from, to, term, snapshot };
     }
     case 8:
-      return { type: 'timeoutNow', from, to, term };
+      if (a.length === ARITY[8]) return { type: 'timeoutNow', from, to, term };
+      return {
+        type: 'timeoutNow',
+        from,
+        to,
+        term,
+        index: uintAt(a, 4, 'index'),
+        logTerm: uintAt(a, 5, 'logTerm'),
+      };
     case 9:
       return { type: 'propose', from, to, term, entries: entriesAt(a, 4) };
     case 10:
