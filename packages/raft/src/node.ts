@@ -162,9 +162,10 @@ export class RaftNode<
    */
   readonly #forwarded = new Map<string, ForwardedProposal>();
   /**
-   * The transfer target this leader has sent `timeoutNow` to, with the term the target campaigns
-   * in: from then on the proposals it holds go to the target, which campaigns at once and
-   * appends them with its first entries, instead of waiting here until the new leader is known.
+   * The transfer target this member voted for in its campaign (after sending it a plain
+   * `timeoutNow`, or on its vote request), with the term it campaigns in: from then on the
+   * proposals this member holds go to the target, which appends them with its first entries,
+   * instead of waiting here until the new leader is known.
    */
   #handOverTarget: { readonly to: NodeId; readonly campaignTerm: number } | null = null;
   /** Proposals forwarded to this leader during its leadership transfer, passed on afterwards. */
@@ -648,24 +649,22 @@ export class RaftNode<
   }
 
   /**
-   * The target this member is handing its leadership over to, once it has been told to
-   * campaign and until a leader is known; else null. A leader that handed over is by then a
-   * follower of the next term that voted for the target.
+   * The target this member is handing its leadership over to, once the target campaigns with
+   * this member's vote and until a leader is known; else null. A leader that handed over is by
+   * then a follower of the target's campaign term that voted for it (the core steps down before
+   * the driver sends a plain `timeoutNow`; after a conditional one it does when the target's
+   * vote request arrives).
    */
   #handingOverTo(): NodeId | null {
     const target = this.#handOverTarget;
     if (target === null) return null;
     const core = this.#core;
-    // Still leading until the target's vote request arrives (a conditional timeoutNow leaves
-    // without this member's vote), or already its voter in the term it campaigns in.
-    const transferring =
-      core.role === 'leader' && core.transferee === target.to && core.term + 1 === target.campaignTerm;
     const votedForTarget =
       core.role === 'follower' &&
       core.leader === null &&
       core.vote === target.to &&
       core.term === target.campaignTerm;
-    if (transferring || votedForTarget) return target.to;
+    if (votedForTarget) return target.to;
     this.#handOverTarget = null;
     return null;
   }
