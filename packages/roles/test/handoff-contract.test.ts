@@ -553,10 +553,12 @@ test("transfer('raft', id) makes that member the Raft leader, from the leader or
       { role: 'raft', from: leader, to: target },
     );
     await c.waitFor(() => raftLeader(c) === target, 2_000, 'the target leads');
-    assert.equal(
-      [...c.nodes.values()].map((n) => n.raft.leader),
-      c.ids.map(() => target),
-      'every member follows the new leader',
+    // The others learn of it from its first append, one message delay later each: the old
+    // leader's answer can come back before the third member has heard (a heartbeat is 50 ms).
+    await c.waitFor(
+      () => [...c.nodes.values()].every((n) => n.raft.leader === target),
+      50,
+      'every member follows the new leader within a heartbeat',
     );
     // A follower's coordinator (neither leader nor target).
     const second = await succeeds(
