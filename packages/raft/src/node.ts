@@ -691,7 +691,11 @@ export class RaftNode<
     this.#handOver(request.from, request.term);
   }
 
-  /** `timeoutNow` went to `to`: what this leader holds goes after it, on the same connection. */
+  /**
+   * This member voted for transfer target `to` in its campaign term (it sent `to` a plain
+   * `timeoutNow`, or granted its vote request): what it holds goes to `to` now, after the
+   * `timeoutNow` on the same connection where there was one.
+   */
   #handOver(to: NodeId, campaignTerm: number): void {
     this.#handOverTarget = { to, campaignTerm };
     if (this.#handingOverTo() !== to) return;

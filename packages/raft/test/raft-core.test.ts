@@ -1109,16 +1109,24 @@ test('transfer: a lagging target is caught up first', async () => {
   );
 });
 
-test('transfer: with its whole log on the way, the leader sends a conditional timeoutNow behind the appends, without its vote', async () => {
+/**
+ * A three-member cluster whose leader n1 appended 'b' and handed out its appends (the Ready
+ * `inFlight`, not yet persisted or delivered) when it is asked to transfer to n2.
+ */
+async function transferWithAppendsInFlight() {
   const net = await withLeader(ids3);
   await net.propose('n1', 'a');
   const leader = net.core('n1');
   const term = net.status('n1').term;
-  // 'b' is appended and its appends handed out (this Ready), but nobody acknowledged it yet.
   leader.propose(bytes('b'));
   const inFlight = leader.ready();
   const last = leader.lastIndex;
   leader.transferLeadership('n2');
+  return { net, leader, term, inFlight, last };
+}
+
+test('transfer: with its whole log on the way, the leader sends a conditional timeoutNow behind the appends, without its vote', async () => {
+  const { net, leader, term, inFlight, last } = await transferWithAppendsInFlight();
   assert.is(leader.role, 'leader', 'still leading: the target is not known to hold the log');
   assert.is(leader.stats().earlyTimeoutNows, 1);
   assert.is(leader.stats().transfersHandedOver, 0);
@@ -1191,13 +1199,7 @@ test('transfer: a target campaigns on a conditional timeoutNow only if its log h
 });
 
 test('transfer: when the conditional timeoutNow finds the entry missing, the plain hand-over follows the acknowledgement', async () => {
-  const net = await withLeader(ids3);
-  await net.propose('n1', 'a');
-  const leader = net.core('n1');
-  const term = net.status('n1').term;
-  leader.propose(bytes('b'));
-  const inFlight = leader.ready();
-  leader.transferLeadership('n2');
+  const { net, leader, term, inFlight } = await transferWithAppendsInFlight();
   // The appends carrying 'b' to the target are lost (a broken connection).
   await net.node('n1').storage.save({ entries: inFlight.entries });
   for (const m of inFlight.messages) if (!(m.type === 'append' && m.to === 'n2')) net.queue.push(m);
