@@ -658,15 +658,15 @@ export class RaftNode<
   #handingOverTo(): NodeId | null {
     const target = this.#handOverTarget;
     if (target === null) return null;
-    const core = this.#core;
-    const votedForTarget =
-      core.role === 'follower' &&
-      core.leader === null &&
-      core.vote === target.to &&
-      core.term === target.campaignTerm;
-    if (votedForTarget) return target.to;
+    if (this.#votesFor(target.to, target.campaignTerm)) return target.to;
     this.#handOverTarget = null;
     return null;
+  }
+
+  /** This member follows nobody yet in `term`, in which it voted for `candidate`. */
+  #votesFor(candidate: NodeId, term: number): boolean {
+    const core = this.#core;
+    return core.role === 'follower' && core.leader === null && core.vote === candidate && core.term === term;
   }
 
   /** Sends `message`; after a `timeoutNow`, what this member holds follows it to the target. */
@@ -685,10 +685,7 @@ export class RaftNode<
    * candidate now, to be appended with its first entries, rather than once it is known to lead.
    */
   #votedInTransfer(request: VoteRequest): void {
-    const core = this.#core;
-    if (core.role !== 'follower' || core.leader !== null) return;
-    if (core.vote !== request.from || core.term !== request.term) return;
-    this.#handOver(request.from, request.term);
+    if (this.#votesFor(request.from, request.term)) this.#handOver(request.from, request.term);
   }
 
   /**
