@@ -7,7 +7,14 @@ import * as assert from 'uvu/assert';
 import type { Message } from '../src/core/types.js';
 import { kv } from '../src/kv/kv-state-machine.js';
 import type { RaftTransport } from '../src/transport/transport.js';
-import { type KvNode, observeInbound, outcome, slowSaves, startKvTrio } from './support/kv-trio.js';
+import {
+  type KvNode,
+  observeInbound,
+  outcome,
+  slowSaves,
+  startKvTrio,
+  wrapSaves,
+} from './support/kv-trio.js';
 
 async function scenario(seed: number): Promise<void> {
   const { sim, ids, nodes, leaderNow } = await startKvTrio({ seed });
@@ -183,40 +190,25 @@ async function oneReadScenario(seed: number): Promise<void> {
   const held: Message[] = [];
   let deliver: (message: Message) => void = () => undefined;
   const holding = (id: string, transport: RaftTransport): RaftTransport =>
-    new Proxy(transport, {
-      get(inner, property) {
-        if (property === 'onMessage') {
-          return (handler: (message: Message) => void) =>
-            inner.onMessage((message) => {
-              if (id === target) deliver = handler;
-              if (id === target && message.from === holdFrom) held.push(message);
-              else handler(message);
-            });
-        }
-        const value = Reflect.get(inner, property) as unknown;
-        return typeof value === 'function' ? value.bind(inner) : value;
-      },
+    observeInbound(transport, (message, handler) => {
+      if (id !== target) return true;
+      deliver = handler;
+      if (message.from !== holdFrom) return true;
+      held.push(message);
+      return false;
     });
   const saves: { id: string; entries: number; term?: number; vote?: string | null }[] = [];
   const { sim, ids, nodes, leader } = await startKvTrio({
     seed,
     transport: holding,
     storage: (id, storage) =>
-      new Proxy(storage, {
-        get(inner, property) {
-          if (property === 'save') {
-            return (update: Parameters<typeof storage.save>[0]) => {
-              saves.push({
-                id,
-                entries: update.entries.length,
-                ...(update.hardState ? { term: update.hardState.term, vote: update.hardState.vote } : {}),
-              });
-              return inner.save(update);
-            };
-          }
-          const value: unknown = Reflect.get(inner, property, inner);
-          return typeof value === 'function' ? value.bind(inner) : value;
-        },
+      wrapSaves(storage, (save) => (update) => {
+        saves.push({
+          id,
+          entries: update.entries.length,
+          ...(update.hardState ? { term: update.hardState.term, vote: update.hardState.vote } : {}),
+        });
+        return save(update);
       }),
   });
   target = ids.find((id) => id !== leader.id) as string;

@@ -941,11 +941,16 @@ export class RaftCore {
   #maybeSendEarlyTimeoutNow(to: NodeId, pr: Progress): void {
     if (this.#earlyTimeoutNowSent || this.#transferee !== to || this.#role !== 'leader') return;
     const last = this.#log.lastIndex();
-    if (pr.state !== 'replicate' || pr.next <= last || pr.match >= last) return;
+    if (!this.#sentWholeLog(pr) || pr.match >= last) return;
     this.#earlyTimeoutNowSent = true;
     this.#stats.earlyTimeoutNows++;
     this.#leaseBlockedUntil = this.#now + this.#cfg.electionTicks;
     this.#send({ type: 'timeoutNow', to, term: this.#term, index: last, logTerm: this.#log.lastTerm() });
+  }
+
+  /** Every entry of this log has been sent to the follower (replicating, nothing left to send). */
+  #sentWholeLog(pr: Progress): boolean {
+    return pr.state === 'replicate' && pr.next > this.#log.lastIndex();
   }
 
   #sendTimeoutNow(to: NodeId): void {
@@ -1171,7 +1176,7 @@ export class RaftCore {
       this.#handOverTo(to);
       return;
     }
-    if (pr.state !== 'replicate' || pr.next <= this.#log.lastIndex()) {
+    if (!this.#sentWholeLog(pr)) {
       // Start catching the target up now rather than at the next heartbeat answer.
       pr.probeSent = false;
       if (this.#sendAppend(to)) {

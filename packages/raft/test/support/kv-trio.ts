@@ -120,38 +120,49 @@ export function outcome<T>(promise: Promise<T>): { value?: T; error?: Error; set
   return box;
 }
 
-/** `storage` whose saves resolve `delayMs()` ms late on `clock` (an fsync that takes that long). */
-export function slowSaves(storage: MemoryStorage, clock: Clock, delayMs: () => number): RaftStorage {
+/**
+ * `storage` whose `save` goes through `wrap` (given the real save): to slow saves down or watch
+ * what each one persists. Everything else reaches the storage unchanged.
+ */
+export function wrapSaves(
+  storage: MemoryStorage,
+  wrap: (save: MemoryStorage['save']) => MemoryStorage['save'],
+): RaftStorage {
+  const save = wrap((update) => storage.save(update));
   return new Proxy(storage, {
     get(target, property) {
-      if (property === 'save') {
-        return async (update: Parameters<MemoryStorage['save']>[0]) => {
-          const saved = target.save(update);
-          const delay = delayMs();
-          if (delay > 0) await new Promise<void>((resolve) => clock.setTimeout(resolve, delay));
-          return saved;
-        };
-      }
+      if (property === 'save') return save;
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
 }
 
+/** `storage` whose saves resolve `delayMs()` ms late on `clock` (an fsync that takes that long). */
+export function slowSaves(storage: MemoryStorage, clock: Clock, delayMs: () => number): RaftStorage {
+  return wrapSaves(storage, (save) => async (update) => {
+    const saved = save(update);
+    const delay = delayMs();
+    if (delay > 0) await new Promise<void>((resolve) => clock.setTimeout(resolve, delay));
+    return saved;
+  });
+}
+
 /**
  * `transport` with `onReceive` called for every message it delivers, before the member sees it;
- * a message for which `onReceive` returns `false` is dropped (lost on the way).
+ * a message for which `onReceive` returns `false` is not passed on (lost on the way, or kept by
+ * the caller and handed to the member later through `deliver`).
  */
 export function observeInbound(
   transport: RaftTransport,
-  onReceive: (message: Message) => unknown,
+  onReceive: (message: Message, deliver: (message: Message) => void) => unknown,
 ): RaftTransport {
   return new Proxy(transport, {
     get(target, property) {
       if (property === 'onMessage') {
         return (handler: (message: Message) => void) =>
           target.onMessage((message) => {
-            if (onReceive(message) !== false) handler(message);
+            if (onReceive(message, handler) !== false) handler(message);
           });
       }
       const value = Reflect.get(target, property) as unknown;
