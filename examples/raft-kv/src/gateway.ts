@@ -280,7 +280,7 @@ export function createGatewayHandler(backend: GatewayBackend): GatewayHandler {
     '/v3/maintenance/status': async () => {
       const s = backend.status();
       return {
-        header: header(),
+        header: header(s.revision),
         version: '3.4.0',
         dbSize: '0',
         ...(s.leader === null ? {} : { leader: backend.memberId(s.leader) }),
