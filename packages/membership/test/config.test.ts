@@ -43,6 +43,8 @@ const GO_LAN: MemberlistTuning = {
   deadNodeReclaimTimeMs: 0, // not set in DefaultLANConfig: the zero value, never reclaim
   lifeguard: true, // not a memberlist option: memberlist always runs Lifeguard
   answerStaleAccusations: true, // a ClusterOS extension; false is memberlist's behaviour
+  pingSuspectBeforeDeath: true, // a ClusterOS extension; false is memberlist's behaviour
+  restartRefutedSuspicions: true, // a ClusterOS extension; false is memberlist's behaviour
 };
 
 /** config.go DefaultWANConfig: DefaultLANConfig with these changes. */

@@ -2,7 +2,7 @@
 // (suspicion.go: newSuspicion, Confirm, remainingSuspicionTime; util.go: suspicionTimeout):
 // it starts at max when confirmations are expected (k ≥ 1) and at min otherwise, each new
 // accuser shrinks it logarithmically towards min, and repeated or surplus accusers change
-// nothing.
+// nothing. Then the check that runs once a lead before the deadline (a ClusterOS addition).
 import { SimClock } from '@clusteros/sim';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -136,6 +136,65 @@ test('remaining time over every confirmation count equals memberlist’s formula
       assert.equal(fired, [Math.max(10 * c, goTimeout(c, k, min, max))], `k ${k}, c ${c}`);
     }
   }
+});
+
+// ------------------------------------------------------------------------------ before expiry
+
+/** A suspicion with a `beforeExpiry` check that records when the check and the expiry ran. */
+function startChecked(clock: SimClock, k: number, minMs: number, maxMs: number, leadMs: number) {
+  const ran: string[] = [];
+  const suspicion = new Suspicion(clock, 'a', k, minMs, maxMs, () => ran.push(`fire@${clock.now()}`), {
+    leadMs,
+    run: () => ran.push(`check@${clock.now()}`),
+  });
+  return { suspicion, ran };
+}
+
+test('the check runs once, its lead before the deadline, and the timer still fires on time', () => {
+  const clock = new SimClock();
+  const { ran } = startChecked(clock, 2, 4000, 24_000, 1000);
+  clock.advanceSync(100_000);
+  assert.equal(ran, ['check@23000', 'fire@24000']);
+});
+
+test('a confirmation that brings the deadline forward brings the check forward too', () => {
+  const clock = new SimClock();
+  const { suspicion, ran } = startChecked(clock, 2, 4000, 24_000, 1000);
+  clock.advanceSync(1000);
+  assert.ok(suspicion.confirm('b'));
+  clock.advanceSync(100_000);
+  // One confirmation: an 11,381 ms timeout (see above), checked 1 s before it.
+  assert.equal(ran, ['check@10381', 'fire@11381']);
+});
+
+test('a deadline nearer than the lead is checked at once; a check that ran is not repeated', () => {
+  const clock = new SimClock();
+  const { suspicion, ran } = startChecked(clock, 2, 4000, 24_000, 1000);
+  clock.advanceSync(23_500);
+  assert.equal(ran, ['check@23000']);
+  // A confirmation now brings the deadline to min, already past: the timer fires at once and
+  // the check, which has run, does not run again.
+  assert.ok(suspicion.confirm('b'));
+  assert.ok(suspicion.confirm('c'));
+  clock.advanceSync(0);
+  assert.equal(ran, ['check@23000', 'fire@23500']);
+
+  // The deadline is 500 ms away when the suspicion starts: the check runs at once.
+  const other = new SimClock();
+  const late = startChecked(other, 0, 500, 3000, 1000);
+  other.advanceSync(10_000);
+  assert.equal(late.ran, ['check@0', 'fire@500']);
+  assert.not.ok(late.suspicion.confirm('b'));
+});
+
+test('stopping the suspicion cancels a pending check', () => {
+  const clock = new SimClock();
+  const { suspicion, ran } = startChecked(clock, 2, 4000, 24_000, 1000);
+  clock.advanceSync(5000);
+  suspicion.stop();
+  clock.advanceSync(100_000);
+  assert.equal(ran, []);
+  assert.is(clock.pending, 0);
 });
 
 test.run();

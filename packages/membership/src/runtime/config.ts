@@ -65,6 +65,23 @@ export interface MemberlistTuning {
    * the answer is an ordinary alive message. `false` behaves exactly as memberlist.
    */
   readonly answerStaleAccusations: boolean;
+  /**
+   * A ClusterOS extension of Lifeguard's buddy system (memberlist tells a suspect of its
+   * suspicion only when it happens to probe it): shortly before this node's suspicion of a member
+   * runs out, ping that member once with the suspicion attached. A live member that refuted long
+   * ago (this node missed the refutation) answers with its alive message, one that never heard
+   * of the suspicion refutes now; a dead one stays silent and is declared dead on time. Only with
+   * `lifeguard`. Wire-compatible: an ordinary ping and suspect message.
+   */
+  readonly pingSuspectBeforeDeath: boolean;
+  /**
+   * A ClusterOS extension: a suspect message at a newer incarnation than this node's running
+   * suspicion of the same member means the member refuted that suspicion (this node missed the
+   * refutation) and has been accused anew; the old suspicion ends and a new one starts, with its
+   * own full timeout. memberlist (`false`) counts it as a confirmation of the old suspicion,
+   * which can bring a timer that ought to have been cancelled long ago to expiry at once.
+   */
+  readonly restartRefutedSuspicions: boolean;
 }
 
 /** memberlist `DefaultLANConfig`: a cluster on one local network. */
@@ -91,6 +108,8 @@ export function lanConfig(): MemberlistTuning {
     deadNodeReclaimTimeMs: 0,
     lifeguard: true,
     answerStaleAccusations: true,
+    pingSuspectBeforeDeath: true,
+    restartRefutedSuspicions: true,
   };
 }
 
@@ -149,6 +168,8 @@ const booleans: readonly (keyof MemberlistTuning)[] = [
   'enableCompression',
   'lifeguard',
   'answerStaleAccusations',
+  'pingSuspectBeforeDeath',
+  'restartRefutedSuspicions',
 ];
 
 /**

@@ -17,6 +17,7 @@ import {
   type Dead,
   encodeAlive,
   encodeDead,
+  encodePing,
   encodeSuspect,
   encodeUserPacket,
   type Ping,
@@ -28,6 +29,7 @@ import type { PushPull } from '../wire/stream.js';
 import {
   applyAwarenessDelta,
   pushPullScale,
+  scaleTimeout,
   suspicionConfirmations,
   suspicionTimeout,
 } from '../wire/timing.js';
@@ -538,12 +540,16 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     let record = this.table.get(suspect.node);
     if (record === undefined || suspect.incarnation < record.incarnation) return;
     const running = this.#suspicions.get(suspect.node);
+    const { tuning } = this.opts;
     if (running !== undefined) {
-      if (running.confirm(suspect.from))
-        this.broadcasts.queue(encodeSuspect(suspect), { name: suspect.node });
-      return;
-    }
-    if (record.state !== NodeState.alive) return;
+      if (!(tuning.restartRefutedSuspicions && suspect.incarnation > record.incarnation)) {
+        if (running.confirm(suspect.from))
+          this.broadcasts.queue(encodeSuspect(suspect), { name: suspect.node });
+        return;
+      }
+      // The member refuted the suspicion running here and was accused again: a new suspicion.
+      this.#clearSuspicion(suspect.node);
+    } else if (record.state !== NodeState.alive) return;
     if (record.name === this.#self.name) {
       this.#refute(suspect.incarnation);
       this.opts.logger.warn({ from: suspect.from }, 'memberlist: refuting a suspicion of this node');
@@ -556,20 +562,32 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     record.state = NodeState.suspect;
     const changedAt = this.opts.clock.now();
     record.stateChange = changedAt;
-    const { tuning } = this.opts;
     const n = this.table.size;
     const k = tuning.lifeguard ? suspicionConfirmations(tuning.suspicionMult, n) : 0;
     const min = suspicionTimeout(tuning.suspicionMult, n, tuning.probeIntervalMs);
     const max = tuning.suspicionMaxTimeoutMult * min;
-    const suspicion = new Suspicion(this.opts.clock, suspect.from, k, min, max, () => {
-      this.#suspicions.delete(record.name);
-      if (this.#closed) return;
-      const current = this.table.get(record.name);
-      if (current === record && record.state === NodeState.suspect && record.stateChange === changedAt) {
-        this.opts.logger.info({ node: record.name }, 'memberlist: suspicion expired, marking node dead');
-        this.deadNode({ incarnation: record.incarnation, node: record.name, from: this.#self.name }, null);
-      }
-    });
+    const suspicion = new Suspicion(
+      this.opts.clock,
+      suspect.from,
+      k,
+      min,
+      max,
+      () => {
+        this.#suspicions.delete(record.name);
+        if (this.#closed) return;
+        const current = this.table.get(record.name);
+        if (current === record && record.state === NodeState.suspect && record.stateChange === changedAt) {
+          this.opts.logger.info({ node: record.name }, 'memberlist: suspicion expired, marking node dead');
+          this.deadNode({ incarnation: record.incarnation, node: record.name, from: this.#self.name }, null);
+        }
+      },
+      tuning.lifeguard && tuning.pingSuspectBeforeDeath
+        ? {
+            leadMs: scaleTimeout(tuning.probeIntervalMs, this.healthScore()),
+            run: () => this.#pingSuspect(record, changedAt),
+          }
+        : undefined,
+    );
     this.#suspicions.set(record.name, suspicion);
     this.emitSafely('suspect', record);
   }
@@ -644,6 +662,22 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     if (!this.#staleAnswers.take(formatAddress(from))) return;
     this.counters.counts.staleAccusationsAnswered++;
     this.sendMsg(from, encodeAlive(this.#selfAlive()));
+  }
+
+  /** The last-chance buddy ping of `pingSuspectBeforeDeath`, if the suspicion still stands. */
+  #pingSuspect(record: NodeRecord, since: number): void {
+    if (this.#closed || this.table.get(record.name) !== record) return;
+    if (record.state !== NodeState.suspect || record.stateChange !== since) return;
+    this.counters.counts.suspectPingsBeforeDeath++;
+    const ping = encodePing(this.pingFor(this.nextSeqNo(), record.name));
+    const suspect = encodeSuspect({
+      incarnation: record.incarnation,
+      node: record.name,
+      from: this.#self.name,
+    });
+    // The suspicion first (memberlist's probes put it second): a node that had not heard of it
+    // refutes before it answers the ping, so the ack can carry the refutation back.
+    this.rawSend({ host: record.addr, port: record.port }, encodeCompound([suspect, ping]), record);
   }
 
   #clearSuspicion(name: string): void {

@@ -52,6 +52,11 @@ export interface MemberlistStats {
    * already refuted (the `answerStaleAccusations` extension).
    */
   readonly staleAccusationsAnswered: number;
+  /**
+   * Pings (with the suspicion attached) sent to a suspect shortly before this node's suspicion
+   * of it would run out (the `pingSuspectBeforeDeath` extension of Lifeguard's buddy system).
+   */
+  readonly suspectPingsBeforeDeath: number;
   /** Nodes that became dead (not left) here. */
   readonly deaths: number;
   /** Push/pull exchanges completed (either side). */
@@ -115,6 +120,7 @@ export class StatsCounters {
     suspects: 0,
     refutes: 0,
     staleAccusationsAnswered: 0,
+    suspectPingsBeforeDeath: 0,
     deaths: 0,
     pushPulls: 0,
     pushPullFailures: 0,
