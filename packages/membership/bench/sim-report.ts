@@ -417,7 +417,8 @@ const LIFEGUARD_FINDINGS = `#### What was checked, found and changed on the way 
   until every live member has the crashed node dead is about the same in both modes.
 - **How slow is slow**: the section after this one (\`npm run bench:membership:sweep\`) repeats the
   N = 50 runs with the slow members' delay stretched, and separates the declarations about healthy
-  members from those about the slow ones.`;
+  members from those about the slow ones. It shows its own date: a sweep from before the two
+  changes above is the code of those earlier tables.`;
 
 /** SWIM's count over Lifeguard's ("12×"), "all 40 gone" when Lifeguard had none, "—" when neither had any. */
 export function fewer(swim: number, lifeguard: number): string {
