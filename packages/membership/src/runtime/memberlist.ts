@@ -574,9 +574,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       max,
       () => {
         this.#suspicions.delete(record.name);
-        if (this.#closed) return;
-        const current = this.table.get(record.name);
-        if (current === record && record.state === NodeState.suspect && record.stateChange === changedAt) {
+        if (this.#stillSuspected(record, changedAt)) {
           this.opts.logger.info({ node: record.name }, 'memberlist: suspicion expired, marking node dead');
           this.deadNode({ incarnation: record.incarnation, node: record.name, from: this.#self.name }, null);
         }
@@ -664,10 +662,23 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     this.sendMsg(from, encodeAlive(this.#selfAlive()));
   }
 
+  /**
+   * True while the suspicion that put `record` into suspect at `since` still stands: the node
+   * runs, the record is still the table's, and nothing (a refutation, a death, a new suspicion)
+   * has changed its state since.
+   */
+  #stillSuspected(record: NodeRecord, since: number): boolean {
+    return (
+      !this.#closed &&
+      this.table.get(record.name) === record &&
+      record.state === NodeState.suspect &&
+      record.stateChange === since
+    );
+  }
+
   /** The last-chance buddy ping of `pingSuspectBeforeDeath`, if the suspicion still stands. */
   #pingSuspect(record: NodeRecord, since: number): void {
-    if (this.#closed || this.table.get(record.name) !== record) return;
-    if (record.state !== NodeState.suspect || record.stateChange !== since) return;
+    if (!this.#stillSuspected(record, since)) return;
     this.counters.counts.suspectPingsBeforeDeath++;
     const ping = encodePing(this.pingFor(this.nextSeqNo(), record.name));
     const suspect = encodeSuspect({
