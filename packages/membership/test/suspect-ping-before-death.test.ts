@@ -11,11 +11,14 @@
 import { runSeeds } from '@clusteros/sim';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { suspicionTimeout } from '../src/index.js';
+import { localConfig, suspicionTimeout } from '../src/index.js';
 import { SimCluster, seedOf } from './support/sim-cluster.js';
 
 const file = import.meta.url;
 const SIZE = 12;
+const SUSPICION_MULT = 3;
+/** The suspicion's timeout with its one confirmation: the minimum (the test cluster runs localConfig). */
+const MIN = suspicionTimeout(SUSPICION_MULT, SIZE, localConfig().probeIntervalMs);
 
 interface Outcome {
   /** Members that declared n1 dead. */
@@ -38,7 +41,7 @@ async function rumouredSuspicion(
     pushPullIntervalMs: 0,
     indirectChecks: 0,
     disableTcpPings: true,
-    suspicionMult: 3,
+    suspicionMult: SUSPICION_MULT,
     pingSuspectBeforeDeath,
   };
   const cluster = await SimCluster.start({ seed, size: SIZE, tuning });
@@ -66,9 +69,8 @@ async function rumouredSuspicion(
   n0.suspectNode({ incarnation, node: 'n1', from: 'n5' });
   n0.suspectNode({ incarnation, node: 'n1', from: 'n6' });
   assert.is(cluster.stateIn(0, 'n1'), 'suspect');
-  const min = suspicionTimeout(tuning.suspicionMult, SIZE, 1_000);
   const deaths = () => cluster.deathsOf('n1', since);
-  await cluster.converged(() => deaths().length > 0, min + 5_000, 1);
+  await cluster.converged(() => deaths().length > 0, MIN + 5_000, 1);
   const first = deaths()[0];
   return {
     declaredDead: deaths().map((e) => e.observer),
@@ -117,14 +119,13 @@ test('a crashed node is declared dead exactly when the timer runs out, ping or n
     seeds: 10,
     file,
     scenario: async (seed) => {
-      const min = suspicionTimeout(3, SIZE, 1_000);
       const withPing = await rumouredSuspicion(seed, true, true);
       const without = await rumouredSuspicion(seed, false, true);
       assert.equal(withPing.declaredDead, ['n0']);
       assert.equal(without.declaredDead, ['n0']);
       assert.is(withPing.pings, 1, 'the silent suspect was pinged once');
-      assert.is(withPing.deadAfterMs, min, 'no later than without the ping');
-      assert.is(without.deadAfterMs, min);
+      assert.is(withPing.deadAfterMs, MIN, 'no later than without the ping');
+      assert.is(without.deadAfterMs, MIN);
     },
   });
 });
