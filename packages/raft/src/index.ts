@@ -200,3 +200,4 @@ export {
   type StreamTransportOptions,
 } from './transport/stream-transport.js';
 export type { RaftTransport, RaftTransportStats } from './transport/transport.js';
+export { type RaftWarmUpOptions, type RaftWarmUpReport, warmUpRaft } from './warm-up.js';
