@@ -20,6 +20,8 @@ export interface RaftKvArgs {
   readonly snapshotCount: number;
   /** Start the election timer almost expired (etcd's `--initial-election-tick-advance`). */
   readonly initialElectionTickAdvance: boolean;
+  /** Run `warmUpRaft` before serving, so the first election or transfer this member wins does not run cold code. */
+  readonly warmUp: boolean;
 }
 
 /** Applied entries between snapshots when `--snapshot-count` is not given: etcd 3.4's default. */
@@ -29,7 +31,7 @@ export const SNAPSHOT_COUNT = 100_000;
 export const USAGE = `usage: raft-kv --id NAME --listen-client HOST:PORT --listen-peer HOST:PORT
                --peers NAME=HOST:PORT,... --data-dir DIR --cluster-key-file FILE
                [--heartbeat-ms 100] [--election-timeout-ms 1000] [--snapshot-count 100000]
-               [--initial-election-tick-advance true|false]
+               [--initial-election-tick-advance true|false] [--warm-up true|false]
 
 Runs one Raft member with a KV state machine and serves etcd's v3 JSON API (put, range,
 deleterange, txn, maintenance/status, maintenance/transfer-leadership) on --listen-client.
@@ -37,7 +39,9 @@ deleterange, txn, maintenance/status, maintenance/transfer-leadership) on --list
 is read from a file (at least 16 bytes) and never taken on the command line. A snapshot of
 the state is written (and the log compacted) every --snapshot-count applied entries, etcd 3.4's
 default included. As in etcd, a starting member campaigns after one heartbeat to one election
-timeout rather than after a whole timeout first (--initial-election-tick-advance, default true).`;
+timeout rather than after a whole timeout first (--initial-election-tick-advance, default true).
+Before it serves, a member runs a throw-away in-memory cluster for a moment so that its leader
+code is compiled before it first leads (--warm-up, default true).`;
 
 const FLAGS = new Set([
   '--id',
@@ -50,6 +54,7 @@ const FLAGS = new Set([
   '--election-timeout-ms',
   '--snapshot-count',
   '--initial-election-tick-advance',
+  '--warm-up',
 ]);
 
 function address(flag: string, value: string): { host: string; port: number } {
@@ -127,5 +132,6 @@ export function parseArgs(argv: readonly string[]): RaftKvArgs {
       '--initial-election-tick-advance',
       values.get('--initial-election-tick-advance') ?? 'true',
     ),
+    warmUp: boolean('--warm-up', values.get('--warm-up') ?? 'true'),
   };
 }

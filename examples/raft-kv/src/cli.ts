@@ -3,7 +3,14 @@
 //     --peers n1=127.0.0.1:2380,n2=127.0.0.1:2390,n3=127.0.0.1:2400 --data-dir /tmp/n1 --cluster-key-file key
 import type { AddressInfo } from 'node:net';
 import { parseArgs, USAGE, UsageError } from './args.js';
-import { startRaftKv } from './server.js';
+import { startRaftKv, type WarmUpOutcome } from './server.js';
+
+/** The serving line's warm-up fields: how long it took, or why it failed. */
+function warmUpFields(outcome: WarmUpOutcome | undefined): Record<string, unknown> {
+  if (outcome === undefined) return {};
+  if ('error' in outcome) return { warmUpError: outcome.error };
+  return { warmUpMs: Math.round(outcome.elapsedMs) };
+}
 
 async function main(argv: readonly string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -19,6 +26,7 @@ async function main(argv: readonly string[]): Promise<void> {
       id: args.id,
       client: `http://${client.address}:${client.port}`,
       peer: `${args.listenPeer.host}:${args.listenPeer.port}`,
+      ...warmUpFields(server.warmUp),
     }),
   );
   let stopping = false;

@@ -13,7 +13,9 @@ import {
   type Logger,
   MIN_CLUSTER_KEY_BYTES,
   RaftNode,
+  type RaftWarmUpReport,
   StreamTransport,
+  warmUpRaft,
 } from '@clusteros/raft';
 import { NodeDisk, NodeNetwork, SystemClock, systemRandom } from '@clusteros/sim';
 import { type RaftKvArgs, UsageError } from './args.js';
@@ -34,6 +36,11 @@ export const MACHINE_MAX_SESSIONS = 64 * MAX_WRITES_IN_FLIGHT;
 export interface RaftKvServer {
   readonly node: RaftNode<KvResult, KvQuery, KvQueryResult>;
   readonly http: Server;
+  /**
+   * What the warm-up before serving did (`--warm-up`; undefined when off), or why it failed (the
+   * member serves anyway: the warm-up only saves time).
+   */
+  readonly warmUp: WarmUpOutcome | undefined;
   /** Stops serving, then stops the Raft member (flushing its log). */
   close(): Promise<void>;
 }
@@ -59,10 +66,26 @@ async function readClusterKey(file: string): Promise<Uint8Array> {
   return new Uint8Array(raw.subarray(0, end));
 }
 
+/** How the warm-up ended: its report, or why it failed. */
+export type WarmUpOutcome = RaftWarmUpReport | { readonly error: string };
+
+async function warmUpOrReason(): Promise<WarmUpOutcome> {
+  try {
+    return await warmUpRaft();
+  } catch (error) {
+    return { error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
 /** Starts one member: Raft over TCP on `listenPeer`, the etcd JSON gateway on `listenClient`. */
 export async function startRaftKv(args: RaftKvArgs, logger?: Logger): Promise<RaftKvServer> {
   const clusterKey = await readClusterKey(args.clusterKeyFile);
   await mkdir(args.dataDir, { recursive: true, mode: 0o700 });
+  // Before the member opens anything, not beside serving: run beside it, the warm-up's compiling
+  // and garbage stalled the member's first writes (c=1 p99 about 25 ms in its first 5 s, against
+  // 9 without a warm-up), while before it, it delays the start by about 1.5 s (three members
+  // warming up at once on a 2-core machine) and the first writes are as fast as without it.
+  const warmUp = args.warmUp ? await warmUpOrReason() : undefined;
   const clock = new SystemClock();
   const random = systemRandom();
   const transport = await StreamTransport.create({
@@ -145,6 +168,7 @@ export async function startRaftKv(args: RaftKvArgs, logger?: Logger): Promise<Ra
   return {
     node,
     http,
+    warmUp,
     async close() {
       await new Promise<void>((resolve) => {
         http.close(() => resolve());

@@ -38,6 +38,13 @@ test('the required flags and the defaults', () => {
   assert.is(args.snapshotCount, SNAPSHOT_COUNT);
   assert.is(SNAPSHOT_COUNT, 100_000, "etcd 3.4's default");
   assert.is(args.initialElectionTickAdvance, true, "etcd's default");
+  assert.is(args.warmUp, true, 'a member warms up before serving unless told not to');
+});
+
+test('--warm-up takes true or false', () => {
+  assert.is(parseArgs([...base, '--warm-up', 'false']).warmUp, false);
+  assert.is(parseArgs([...base, '--warm-up=true']).warmUp, true);
+  assert.match(usageError([...base, '--warm-up', 'no']), '--warm-up must be true or false');
 });
 
 test('--initial-election-tick-advance takes true or false', () => {

@@ -197,6 +197,9 @@ test('SIGTERM stops a member cleanly and it rejoins with its data', async () => 
       10_000,
       'a write',
     );
+    // The serving line says the warm-up (on by default) ran before serving, and how long it took.
+    for (const member of cluster.members)
+      assert.match(member.output, /"msg":"raft-kv serving".*"warmUpMs":\d+/);
     const child = first.process;
     const exit = new Promise<number | null>((done) => child?.once('exit', (code) => done(code)));
     await cluster.kill(first.id, 'SIGTERM');

@@ -97,9 +97,11 @@ async function startOnce(size: number, options: ClusterOptions): Promise<Process
     member.process = child;
     member.output = '';
     return new Promise<void>((ready, fail) => {
+      // Generous: every member runs its warm-up (about 0.5 s of CPU) before serving, five at once
+      // on 2 cores beside another test file.
       const timer = setTimeout(
-        () => fail(new Error(`${id} did not start within 10 s:\n${member.output}`)),
-        10_000,
+        () => fail(new Error(`${id} did not start within 20 s:\n${member.output}`)),
+        20_000,
       );
       const onData = (chunk: Buffer) => {
         member.output += chunk.toString();
