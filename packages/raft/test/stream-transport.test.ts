@@ -388,7 +388,8 @@ test('sim: a full queue drops the newest message and counts it', async () => {
 });
 
 test('sim: a 5 MiB snapshot arrives intact, in chunks', async () => {
-  const { sim, get } = await simWorld(9, ['a', 'b']);
+  // Lazy connections: the write recorder below must see the connection's first write.
+  const { sim, get } = await simWorld(9, ['a', 'b'], { keepConnected: false });
   const a = get('a');
   const atB = inbox(get('b'));
   // Record the frame sizes a writes.
@@ -492,7 +493,9 @@ test('sim: delivery reports: snapshots sent or lost, peers unreachable', async (
 });
 
 test('sim: snapshot chunk abuse by an authenticated peer', async () => {
-  const { sim, get } = await simWorld(11, ['b', 'c'], { maxSnapshotBytes: 1000 });
+  // The raw peer speaks as c: c's own transport must not hold (and keep reclaiming) a
+  // connection to b, which would close the raw peer's as a leftover.
+  const { sim, get } = await simWorld(11, ['b', 'c'], { maxSnapshotBytes: 1000, keepConnected: false });
   const b = get('b');
   const atB = inbox(b);
   const snap = snapshotOf('c', 'b', randomBytes(900, 1));
@@ -589,8 +592,64 @@ test('sim: setPeer, removePeer and bad addresses', async () => {
   assert.is(atB[1]?.term, 3);
 });
 
+test('sim: every member connects to every peer before anything is sent (keepConnected)', async () => {
+  const { sim, get } = await simWorld(16, ['a', 'b', 'c']);
+  const attempts = sim.network.stats().streams.opened;
+  await sim.advance(200);
+  // Each of the three opened one connection to each of the two others, and authenticated it.
+  for (const name of ['a', 'b', 'c']) assert.is(get(name).stats().connections, 4, name);
+  assert.is(sim.network.stats().streams.opened - attempts, 6);
+  // Sending now needs no new connection: the message leaves at once on the open one.
+  const atC = inbox(get('c'));
+  const before = sim.network.stats().streams.opened;
+  get('b').send(vote('b', 'c'));
+  await sim.waitFor(() => atC.length === 1, 100, 'delivery');
+  assert.is(sim.network.stats().streams.opened, before);
+  for (const name of ['a', 'b', 'c']) await get(name).close();
+  for (const name of ['a', 'b', 'c']) assert.is(sim.node(name).clock.pending, 0, `${name}: no timer left`);
+});
+
+test('sim: keepConnected reconnects to a restarted peer without any traffic', async () => {
+  const { sim, start, get } = await simWorld(17, ['a', 'b']);
+  const a = get('a');
+  await sim.advance(200);
+  assert.is(a.stats().connections, 2);
+  sim.node('b').crash();
+  // Nothing is sent; a keeps trying on its backoff while b is down (bounded: at most one
+  // attempt per 25 ms at first, then one per 1-2 s).
+  await sim.advance(10_000);
+  await sim.node('b').start();
+  const b2 = await start('b');
+  await sim.waitFor(() => b2.stats().connections === 2, 5_000, 'both connections to the restarted b');
+  assert.is(a.stats().connections, 4, 'a reconnected and accepted b2');
+  const atB2 = inbox(b2);
+  a.send(vote('a', 'b', 7));
+  await sim.waitFor(() => atB2.length === 1, 100, 'delivery on the standing connection');
+  assert.is(atB2[0]?.term, 7);
+});
+
+test('sim: keepConnected false connects only when there is something to send', async () => {
+  const { sim, get } = await simWorld(18, ['a', 'b'], { keepConnected: false });
+  await sim.advance(1_000);
+  assert.is(sim.network.stats().streams.opened, 0);
+  const atB = inbox(get('b'));
+  get('a').send(vote('a', 'b'));
+  await sim.waitFor(() => atB.length === 1, 1000, 'delivery');
+  assert.is(sim.network.stats().streams.opened, 1, 'only a to b; b has sent nothing');
+  // Broken with nothing queued: no reconnect until the next send.
+  sim.node('b').crash();
+  await sim.node('b').start();
+  const opened = sim.network.stats().streams.opened;
+  await sim.advance(5_000);
+  assert.is(sim.network.stats().streams.opened, opened);
+});
+
 test('sim: close is idempotent and leaves no timers', async () => {
-  const { sim, get } = await simWorld(15, ['a', 'b', 'c', 'ghost'], { handshakeTimeoutMs: 10_000 });
+  // Lazy connections, so that each send below sets up exactly the state it names.
+  const { sim, get } = await simWorld(15, ['a', 'b', 'c', 'ghost'], {
+    handshakeTimeoutMs: 10_000,
+    keepConnected: false,
+  });
   const baseline = sim.clock.pending;
   await get('ghost').close();
   const a = get('a');
