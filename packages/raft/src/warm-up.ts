@@ -110,7 +110,11 @@ export async function warmUpRaft(options: RaftWarmUpOptions = {}): Promise<RaftW
   const seed = options.seed ?? DEFAULTS.seed;
   if (!Number.isSafeInteger(seed)) throw new RangeError(`warm-up seed must be an integer, got ${seed}`);
 
-  if (options.signal?.aborted) throw options.signal.reason ?? new Error('raft warm-up aborted');
+  const signal = options.signal;
+  const aborted = (): boolean => signal?.aborted === true;
+  // What the run rejects with when the signal stops it: the signal's own reason, as fetch() does.
+  const abortReason = (): unknown => signal?.reason ?? new Error('raft warm-up aborted');
+  if (aborted()) throw abortReason();
   const startedAt = performance.now();
   const sim = new Simulation({ seed, link: { latency: latency.uniform(0.2, 1) } });
   const clusterKey = new Uint8Array(32).map((_, i) => i + 1);
@@ -143,8 +147,6 @@ export async function warmUpRaft(options: RaftWarmUpOptions = {}): Promise<RaftW
   };
   for (const id of MEMBERS) sim.addNode(id, { boot });
 
-  const signal = options.signal;
-  const aborted = (): boolean => signal?.aborted === true;
   // Runs the simulation until `work` settles (or, when `abortable`, the signal fires).
   const run = async <T>(what: string, work: Promise<T>, abortable = true): Promise<T> => {
     let settled = false;
@@ -154,7 +156,7 @@ export async function warmUpRaft(options: RaftWarmUpOptions = {}): Promise<RaftW
     // The run's own rejection is reported by the await below, not as an unhandled one.
     watched.catch(() => {});
     const finished = await sim.runUntil(() => settled || (abortable && aborted()), PHASE_LIMIT_MS);
-    if (abortable && aborted() && !settled) throw signal?.reason ?? new Error('raft warm-up aborted');
+    if (abortable && aborted() && !settled) throw abortReason();
     if (!finished) {
       throw new Error(`raft warm-up: ${what} did not finish within ${PHASE_LIMIT_MS} ms of simulated time`);
     }
@@ -165,7 +167,7 @@ export async function warmUpRaft(options: RaftWarmUpOptions = {}): Promise<RaftW
   try {
     await run('start', sim.startAll());
     const elected = await sim.runUntil(() => leaderNow() !== undefined || aborted(), PHASE_LIMIT_MS);
-    if (aborted()) throw signal?.reason ?? new Error('raft warm-up aborted');
+    if (aborted()) throw abortReason();
     if (!elected) throw new Error('raft warm-up: no leader was elected');
     const leaders: NodeId[] = [leaderNow() as NodeId];
     const sessions = new Map(MEMBERS.map((id) => [id, new KvSessionPool({ prefix: `warm-up/${id}` })]));
