@@ -460,7 +460,7 @@ export class StreamTransport implements RaftTransport {
         pumpQueued: false,
       };
       this.#peers.set(id, peer);
-      if (this.#keepConnected) this.#connect(peer);
+      if (this.#wantsConnection(peer)) this.#connect(peer);
       return;
     }
     if (
