@@ -372,8 +372,10 @@ real('transfer leadership: not-leader from a follower; from the leader it moves'
   const members = await c.gateway('e1').listMembers();
   const leader = leaderOf(members, await c.gateway('e1').status());
   assert.ok(leader, 'e1 knows a leader');
+  // The target is a member whose id no earlier test sent back, so the last test checks one more id.
   const followers = members.filter((m) => m.id !== leader.id);
-  const [asked, target] = followers;
+  const target = followers.find((m) => !lab.usedIds.has(m.id));
+  const asked = followers.find((m) => m.id !== target?.id);
   assert.ok(asked && target);
   const refused = await rejectsWith(c.gateway(nameOf(asked)).transferLeadership(target.id), 'not-leader');
   assert.is(refused.status, 412);
@@ -411,7 +413,8 @@ real('remove a follower: its etcd exits by itself with status 0', async () => {
   const c = cluster();
   const leaderId = (await c.gateway('e1').status()).leaderId;
   const members = await c.gateway('e1').listMembers();
-  const follower = members.find((m) => m.id !== leaderId && m.name !== 'e1');
+  const removable = members.filter((m) => m.id !== leaderId && m.name !== 'e1');
+  const follower = removable.find((m) => !lab.usedIds.has(m.id)) ?? removable[0];
   assert.ok(follower);
   const name = nameOf(follower);
   // e4 joined and another member restarted less than 5 s ago: etcd refuses until they count as up.
@@ -449,8 +452,12 @@ real(
     assert.is(invalid.status, 400);
     assert.is(invalid.grpcCode, 3);
     assert.is(invalid.serverMessage, 'etcdserver: given member URLs are invalid');
+    // A member removed or restarted in the tests before counts as up only after 5 s; until then etcd
+    // answers an add with 'unhealthy-cluster' before it looks at the URLs.
     const taken = await rejectsWith(
-      c.gateway('e1').addMember([c.peerUrl('e1')], { learner: true }),
+      retryWhileUnhealthy('add a taken URL', () =>
+        c.gateway('e1').addMember([c.peerUrl('e1')], { learner: true }),
+      ),
       'refused',
     );
     assert.match(taken.serverMessage ?? '', /Peer URLs already exists/);
@@ -463,7 +470,8 @@ real(
     const c = cluster();
     const members = await c.gateway('e1').listMembers();
     const leaderId = (await c.gateway('e1').status()).leaderId;
-    const down = members.find((m) => m.id !== leaderId && m.name !== 'e1');
+    const candidates = members.filter((m) => m.id !== leaderId && m.name !== 'e1');
+    const down = candidates.find((m) => !lab.usedIds.has(m.id)) ?? candidates[0];
     const up = members.find((m) => m.id !== leaderId && m.id !== down?.id);
     assert.ok(down && up);
     await c.kill(nameOf(down));
@@ -500,13 +508,18 @@ real(
 real('64-bit ids: every id etcd accepted back was exact, including those above 2^53', async () => {
   // Ids are random uint64s, so nearly all exceed 2^53; each one in usedIds went back to etcd as a
   // string and was accepted (promote, transfer, remove), which a rounded id would not have been.
-  assert.ok(lab.usedIds.size >= 3, `${lab.usedIds.size} ids used`); // the promoted learner may also be the new leader
+  // The tests above prefer members whose id was not sent yet, but leadership may move between them,
+  // so only two distinct ids are certain: the transfer target is never the promoted learner.
+  assert.ok(lab.usedIds.size >= 2, `${lab.usedIds.size} ids used`);
   const above = [...lab.usedIds].filter((id) => BigInt(id) > 2n ** 53n);
   for (const id of lab.usedIds) {
     assert.is(BigInt(id).toString(), id);
     assert.is(memberIdFromHex(memberIdToHex(id)), id);
   }
-  if (above.length === 0) console.log('  (no id above 2^53 this run: odds 1 in 2^44)');
+  // Each random id is at most 2^53 with odds 1 in 2^11.
+  if (above.length === 0) {
+    console.log(`  (no id above 2^53 this run: odds 1 in 2^${11 * lab.usedIds.size})`);
+  }
 });
 
 real.run();
