@@ -60,6 +60,53 @@ export class PathKindError extends Error {
   }
 }
 
+/** Who holds a folder that {@link DiskLockedError} refused, as far as the disk can tell. */
+export interface DiskLockHolder {
+  /** The disk-relative file that records the hold (on a `SimDisk`, the folder itself). */
+  readonly file: string;
+  /** The holder's process id, when the record names one. */
+  readonly pid?: number;
+  /** The holder's host name, when it is not this host (the data folder is shared). */
+  readonly host?: string;
+}
+
+/**
+ * `Disk.lock` found the folder held by another process (or by another user in this process):
+ * a second copy of a program was started on the same data folder. The first keeps running; stop
+ * it before starting another. `NodeDisk` takes a holder it cannot check (another host, a record
+ * it cannot read) as running, and says so.
+ */
+export class DiskLockedError extends Error {
+  /** The class's name, for matching with `err.name` across copies of the package. */
+  static override readonly name = 'DiskLockedError' as const;
+  /** Always `'DiskLockedError'`: survives bundling and `instanceof` failures across package copies. */
+  override readonly name = 'DiskLockedError' as const;
+  /** The disk-relative folder that is held. */
+  readonly path: string;
+  /** Who holds it. */
+  readonly holder: DiskLockHolder;
+  /**
+   * Creates the error for the folder `path`, held by `holder`. `location` is how the message
+   * names the folder (`NodeDisk` gives its absolute path); it defaults to `path`.
+   */
+  constructor(path: string, holder: DiskLockHolder, location = path) {
+    const who =
+      holder.pid === undefined
+        ? `an unreadable lock record ${JSON.stringify(holder.file)}`
+        : holder.host === undefined
+          ? `process ${holder.pid} (${holder.file})`
+          : `process ${holder.pid} on host ${JSON.stringify(holder.host.slice(0, 255))} (${holder.file})`;
+    const what = location === '' ? 'the disk root' : `folder ${JSON.stringify(location.slice(0, 500))}`;
+    const advice =
+      holder.pid === undefined
+        ? 'remove that file if no other process uses the folder'
+        : 'stop that process first, or remove the file if it is gone';
+    super(`${what} is in use by ${who}: ${advice}`);
+    this.path = path;
+    this.holder = holder;
+  }
+}
+
 function hasName(error: unknown, name: string): boolean {
   return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === name;
 }
@@ -69,3 +116,6 @@ export const isDiskFaultError = (error: unknown): error is DiskFaultError =>
   hasName(error, DiskFaultError.name);
 /** True when `error` is a {@link PathKindError} (from any copy of this package). */
 export const isPathKindError = (error: unknown): error is PathKindError => hasName(error, PathKindError.name);
+/** True when `error` is a {@link DiskLockedError} (from any copy of this package). */
+export const isDiskLockedError = (error: unknown): error is DiskLockedError =>
+  hasName(error, DiskLockedError.name);

@@ -58,4 +58,19 @@ export interface Disk {
    * call it when they are done so that nothing is left for the garbage collector to close.
    */
   close?(): Promise<void>;
+  /**
+   * Optional: takes the folder `dir` (which must exist) for this disk's user alone, until the
+   * returned lock is released or the holder's process ends (on a {@link SimDisk}, until its node
+   * crashes). Storage with a single writer, such as a write-ahead log, takes it before it reads
+   * or writes anything there, so a second copy of a program started on the same data folder
+   * fails instead of interleaving its writes with the first's.
+   * @throws {DiskLockedError} while another holder has the folder.
+   */
+  lock?(dir: string): Promise<DiskLock>;
+}
+
+/** A folder taken with {@link Disk.lock}. */
+export interface DiskLock {
+  /** Gives the folder up; idempotent. */
+  release(): Promise<void>;
 }

@@ -19,10 +19,13 @@ export {
   sanitizeDelay,
   type TimerHandle,
 } from './clock.js';
-export type { Disk, FileInfo } from './disk.js';
+export type { Disk, DiskLock, FileInfo } from './disk.js';
 export {
   DiskFaultError,
+  DiskLockedError,
+  type DiskLockHolder,
   isDiskFaultError,
+  isDiskLockedError,
   isPathKindError,
   type PathKind,
   PathKindError,

@@ -13,10 +13,11 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type { Disk, FileInfo } from './disk.js';
-import { DiskFaultError, PathKindError } from './disk-errors.js';
+import type { Disk, DiskLock, FileInfo } from './disk.js';
+import { DiskFaultError, isDiskLockedError, PathKindError } from './disk-errors.js';
 import { normalizeDiskDir, normalizeDiskPath } from './disk-path.js';
 import { FileNotFoundError } from './errors.js';
+import { lockFolder } from './folder-lock.js';
 import type { DiskOp } from './sim-disk.js';
 
 /** Append handles kept open at once (a WAL needs one or two). */
@@ -348,6 +349,30 @@ export class NodeDisk implements Disk {
    * Closes every cached file handle. The disk stays usable (handles reopen on demand); call it
    * when the owner is done with the disk, so no descriptor outlives it.
    */
+  /**
+   * Takes the folder `dir` (which must exist) for this process: see `Disk.lock`. The hold is a
+   * file `lock-<pid>-<token>` in the folder, naming this process; it ends when released or when
+   * the process ends (a later `lock` removes the files of processes that are gone: killed,
+   * crashed, or from before a reboot). A holder that cannot be checked (on another host, or a
+   * file this code did not write) counts as running, so the call fails rather than let two
+   * writers in; the error names the file to remove by hand.
+   * @throws {DiskLockedError} while another process, or another lock in this one, holds it.
+   * @throws {FileNotFoundError} when the folder does not exist.
+   */
+  async lock(dir: string): Promise<DiskLock> {
+    const d = normalizeDiskDir(dir);
+    try {
+      return await lockFolder(this.#abs(d), d);
+    } catch (error) {
+      if (isDiskLockedError(error)) throw error;
+      const code = errorCode(error);
+      if (code === 'ENOTDIR' && (await this.#isFile(d)))
+        throw new PathKindError(d, 'folder', { cause: error });
+      if (isMissing(code)) throw new FileNotFoundError(d, { cause: error });
+      throw deviceError('write', d, error);
+    }
+  }
+
   async close(): Promise<void> {
     const paths = [...this.#handles.keys()];
     await Promise.all(paths.map((p) => this.#serial([p], () => this.#forget(p))));

@@ -1,6 +1,6 @@
 import { type Clock, sanitizeDelay, type TimerHandle } from './clock.js';
-import type { Disk, FileInfo } from './disk.js';
-import { DiskFaultError, PathKindError } from './disk-errors.js';
+import type { Disk, DiskLock, FileInfo } from './disk.js';
+import { DiskFaultError, DiskLockedError, PathKindError } from './disk-errors.js';
 import { basenameOf, dirnameOf, joinDiskPath, normalizeDiskDir, normalizeDiskPath } from './disk-path.js';
 import { FileNotFoundError } from './errors.js';
 import { type Random, SeededRandom } from './random.js';
@@ -215,6 +215,8 @@ export class SimDisk implements Disk {
   #syncs = 0;
   #crashes = 0;
   #faultCount = 0;
+  /** Folders taken with {@link SimDisk.lock}; a crash ends the process that held them. */
+  readonly #locks = new Set<string>();
 
   /** Creates an empty disk (just the root folder). */
   constructor(options: SimDiskOptions = {}) {
@@ -368,6 +370,33 @@ export class SimDisk implements Disk {
   }
 
   /**
+   * Takes the folder `dir` until the lock is released or the disk crashes (which ends the
+   * process that held it). Completes at once, with no latency, fault or statistics: the lock
+   * is process state, not an operation on the device.
+   * @throws {FileNotFoundError} when the folder does not exist.
+   * @throws {PathKindError} when `dir` is a file.
+   * @throws {DiskLockedError} while it is held.
+   */
+  async lock(dir: string): Promise<DiskLock> {
+    const d = normalizeDiskDir(dir);
+    const node = d === '' ? this.#root : this.#lookup(d);
+    if (node === undefined) throw new FileNotFoundError(d);
+    if (node.kind === 'file') throw new PathKindError(d, 'folder');
+    if (this.#locks.has(d)) throw new DiskLockedError(d, { file: d });
+    this.#locks.add(d);
+    const crashes = this.#crashes;
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        // After a crash the hold is gone already, and the folder may belong to a new holder.
+        if (this.#crashes === crashes) this.#locks.delete(d);
+      },
+    };
+  }
+
+  /**
    * Simulates a power loss followed by a restart: every file and folder reverts to its durable
    * state (see the class comment for torn tails), and pending operations are dropped: their
    * promises never settle and their effects never apply, as in a process that died while
@@ -378,6 +407,7 @@ export class SimDisk implements Disk {
     const tornTail = options.tornTail ?? true;
     for (const op of this.#pending) if (op.timer !== undefined) this.#clock?.clearTimeout(op.timer);
     this.#pending.clear();
+    this.#locks.clear();
     // The dropped operations head their paths' queues: forget the queues too, or the restarted
     // process's first operation on such a path would wait behind them forever.
     this.#queues.clear();

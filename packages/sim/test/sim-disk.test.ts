@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isDiskFaultError } from '../src/disk-errors.js';
+import { isDiskFaultError, isDiskLockedError } from '../src/disk-errors.js';
 import {
   basenameOf,
   dirnameOf,
@@ -65,6 +65,23 @@ crash('an unsynced overwrite is lost', async () => {
   await disk.writeFile('f', bytes('v2 is longer'));
   disk.crash();
   assert.is(str(await disk.readFile('f')), 'v1');
+});
+
+crash('a crash ends the holder of a lock; its late release does not free the next holder', async () => {
+  const disk = new SimDisk();
+  await disk.mkdir('raft');
+  const before = await disk.lock('raft');
+  disk.crash();
+  const after = await disk.lock('raft');
+  await before.release();
+  let refused: unknown;
+  await disk.lock('raft').catch((error: unknown) => {
+    refused = error;
+  });
+  assert.ok(isDiskLockedError(refused), `expected DiskLockedError, got ${String(refused)}`);
+  await after.release();
+  await (await disk.lock('raft')).release();
+  assert.equal(disk.stats().ops.list, 0, 'a lock is no disk operation');
 });
 
 crash('synced content under a new name that was never made durable is lost', async () => {

@@ -1,7 +1,7 @@
 import { suite, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Disk } from '../../src/disk.js';
-import { isPathKindError } from '../../src/disk-errors.js';
+import { isDiskLockedError, isPathKindError } from '../../src/disk-errors.js';
 import { isFileNotFoundError, isInvalidPathError } from '../../src/errors.js';
 
 /** A fresh, empty disk and how to dispose of it. */
@@ -348,6 +348,35 @@ export function diskContract(name: string, make: () => Promise<DiskFixture>): Te
     read.fill(0);
     assert.is(str(await disk.readFile('f')), 'abcdef');
     assert.is((await disk.readFile('f')).constructor, Uint8Array);
+  });
+
+  s('lock: one holder per folder until released; folders are independent', async (ctx) => {
+    const disk = diskOf(ctx);
+    assert.type(disk.lock, 'function');
+    if (disk.lock === undefined) return;
+    await disk.mkdir('a/b');
+    const a = await disk.lock('a');
+    const refused = await rejection(disk.lock('a'));
+    assert.ok(isDiskLockedError(refused), `expected DiskLockedError, got ${String(refused)}`);
+    if (isDiskLockedError(refused)) assert.is(refused.path, 'a');
+    // A folder inside a held one, and the root, are other folders.
+    const inner = await disk.lock('a/b');
+    const root = await disk.lock('');
+    await a.release();
+    await a.release(); // idempotent
+    const again = await disk.lock('a');
+    await rejection(disk.lock('a/b'));
+    await Promise.all([again.release(), inner.release(), root.release()]);
+    await (await disk.lock('a/b')).release();
+  });
+
+  s('lock: a missing folder rejects with FileNotFoundError, a file with PathKindError', async (ctx) => {
+    const disk = diskOf(ctx);
+    if (disk.lock === undefined) return assert.unreachable('lock is missing');
+    await expectNotFound(disk.lock('nope'), 'nope');
+    await disk.writeFile('f', bytes('x'));
+    await expectKind(disk.lock('f'), 'folder');
+    await expectInvalidPath(disk.lock('../up'));
   });
 
   return s;

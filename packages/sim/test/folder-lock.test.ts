@@ -1,0 +1,246 @@
+// NodeDisk.lock across processes: the hold is a file naming its process, a running holder keeps
+// everyone else out, and the files of processes that are gone do not.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { type DiskLockedError, isDiskLockedError } from '../src/disk-errors.js';
+import { parseHolderRecord } from '../src/folder-lock.js';
+import { NodeDisk } from '../src/node-disk.js';
+
+const test = suite('NodeDisk.lock');
+
+const nodeDiskModule = fileURLToPath(new URL('../src/node-disk.ts', import.meta.url));
+
+async function tempRoot(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'clusteros-lock-'));
+}
+
+async function lockFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((name) => name.startsWith('lock-'));
+}
+
+async function refusal(promise: Promise<unknown>): Promise<DiskLockedError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isDiskLockedError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected DiskLockedError, the lock was granted');
+}
+
+async function bootId(): Promise<string> {
+  return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+}
+
+/** A child that takes `dir` with NodeDisk, prints "held", and holds it until killed. */
+async function holderProcess(root: string, dir: string): Promise<ChildProcess> {
+  const script = `
+    const { NodeDisk } = await import(${JSON.stringify(nodeDiskModule)});
+    await new NodeDisk(${JSON.stringify(root)}).lock(${JSON.stringify(dir)});
+    console.log('held');
+    setTimeout(() => {}, 60_000);
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`holder did not start: ${stderr}`)), 20_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('held')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`holder exited with ${code}: ${stderr}`));
+    });
+  });
+  return child;
+}
+
+async function killAndWait(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+test('the hold is a file naming this process, removed on release', async () => {
+  const root = await tempRoot();
+  try {
+    const disk = new NodeDisk(root);
+    await disk.mkdir('raft');
+    const lock = await disk.lock('raft');
+    const [file, ...more] = await lockFiles(join(root, 'raft'));
+    assert.equal(more, []);
+    assert.ok(file?.startsWith(`lock-${process.pid}-`), file);
+    const record = parseHolderRecord(await readFile(join(root, 'raft', file as string), 'utf8'));
+    assert.is(record?.pid, process.pid);
+    assert.is(record?.host, hostname());
+    assert.is(record?.boot, await bootId());
+    assert.match(record?.start ?? '', /^[0-9]+$/);
+    // Nothing but the hold: no temp file is left behind.
+    assert.equal(await readdir(join(root, 'raft')), [file]);
+    await lock.release();
+    assert.equal(await readdir(join(root, 'raft')), []);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('another process holding the folder keeps this one out until it is killed', async () => {
+  const root = await tempRoot();
+  let child: ChildProcess | undefined;
+  try {
+    const disk = new NodeDisk(root);
+    await disk.mkdir('data');
+    child = await holderProcess(root, 'data');
+    const refused = await refusal(disk.lock('data'));
+    assert.is(refused.path, 'data');
+    assert.is(refused.holder.pid, child.pid);
+    assert.is(refused.holder.host, undefined);
+    assert.match(refused.holder.file, new RegExp(`^data/lock-${child.pid}-[0-9a-f]{16}$`));
+    // The message names the folder by its absolute path, for the operator.
+    assert.ok(
+      refused.message.startsWith(
+        `folder ${JSON.stringify(join(root, 'data'))} is in use by process ${child.pid} `,
+      ),
+      refused.message,
+    );
+    // The refused attempt withdrew: only the holder's file is there.
+    assert.equal(await lockFiles(join(root, 'data')), [refused.holder.file.slice('data/'.length)]);
+
+    // SIGKILL leaves the holder's file behind; the next lock sees its process is gone.
+    await killAndWait(child);
+    const lock = await disk.lock('data');
+    const files = await lockFiles(join(root, 'data'));
+    assert.is(files.length, 1);
+    assert.ok(files[0]?.startsWith(`lock-${process.pid}-`), 'the dead holder file was removed');
+    await lock.release();
+  } finally {
+    if (child !== undefined) await killAndWait(child);
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a record from before a reboot, or of a reused pid, holds nothing', async () => {
+  const root = await tempRoot();
+  try {
+    const disk = new NodeDisk(root);
+    const boot = await bootId();
+    // This very process's pid: it runs, so only the boot id or the start time can tell.
+    const rebooted = {
+      v: 1,
+      pid: process.pid,
+      start: '1',
+      boot: '00000000-dead-beef-0000-000000000000',
+      host: hostname(),
+    };
+    const reused = { v: 1, pid: process.pid, start: '1', boot, host: hostname() };
+    await writeFile(join(root, `lock-${process.pid}-aaaaaaaaaaaaaaaa`), JSON.stringify(rebooted));
+    await writeFile(join(root, `lock-${process.pid}-bbbbbbbbbbbbbbbb`), JSON.stringify(reused));
+    // A process that died between writing its record and naming it.
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => dead.once('exit', resolve));
+    await writeFile(join(root, `.lock-${dead.pid}-cccccccccccccccc.tmp`), 'half written');
+    const lock = await disk.lock('');
+    const left = await readdir(root);
+    assert.is(left.length, 1, left.join(', '));
+    assert.not.ok(left.includes(`lock-${process.pid}-aaaaaaaaaaaaaaaa`));
+    await lock.release();
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a holder that cannot be checked counts as running: another host, an unreadable record', async () => {
+  const root = await tempRoot();
+  try {
+    const disk = new NodeDisk(root);
+    const elsewhere = { v: 1, pid: 4242, start: '7', boot: 'b007', host: 'other-host' };
+    await writeFile(join(root, 'lock-4242-dddddddddddddddd'), JSON.stringify(elsewhere));
+    const remote = await refusal(disk.lock(''));
+    assert.is(remote.holder.host, 'other-host');
+    assert.is(remote.holder.pid, 4242);
+    assert.match(remote.message, /process 4242 on host "other-host"/);
+    await rm(join(root, 'lock-4242-dddddddddddddddd'));
+
+    await writeFile(join(root, 'lock-1-eeeeeeeeeeeeeeee'), '{"v":1,"pid":');
+    const unreadable = await refusal(disk.lock(''));
+    assert.is(unreadable.holder.pid, undefined);
+    assert.is(unreadable.holder.file, 'lock-1-eeeeeeeeeeeeeeee');
+    assert.match(unreadable.message, /unreadable lock record "lock-1-eeeeeeeeeeeeeeee": remove that file/);
+    // Refusals leave only what was there.
+    assert.equal(await readdir(root), ['lock-1-eeeeeeeeeeeeeeee']);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('holder records: only well-formed ones parse (pid range, field shapes, version)', () => {
+  const good = { v: 1, pid: 10, start: '123', boot: '0f-1e', host: 'h' };
+  assert.equal(parseHolderRecord(JSON.stringify(good)), { pid: 10, start: '123', boot: '0f-1e', host: 'h' });
+  assert.equal(parseHolderRecord(JSON.stringify({ v: 1, pid: 10, host: 'h' })), {
+    pid: 10,
+    start: undefined,
+    boot: undefined,
+    host: 'h',
+  });
+  for (const bad of [
+    '',
+    'null',
+    '[]',
+    '{"v":1,"pid":10}',
+    JSON.stringify({ ...good, v: 2 }),
+    JSON.stringify({ ...good, pid: 0 }),
+    JSON.stringify({ ...good, pid: -1 }),
+    JSON.stringify({ ...good, pid: 1.5 }),
+    JSON.stringify({ ...good, pid: 2 ** 40 }),
+    JSON.stringify({ ...good, pid: '10' }),
+    JSON.stringify({ ...good, start: '12a' }),
+    JSON.stringify({ ...good, boot: 'ZZ' }),
+    JSON.stringify({ ...good, host: '' }),
+    JSON.stringify({ ...good, host: 'h'.repeat(256) }),
+  ]) {
+    assert.is(parseHolderRecord(bad), undefined, bad);
+  }
+});
+
+test('holder records: arbitrary file content never throws, and only a valid pid gets through', () => {
+  const content = fc.oneof(
+    fc.string({ maxLength: 300 }),
+    fc.json({ maxDepth: 3 }),
+    fc
+      .record({
+        v: fc.oneof(fc.constant(1), fc.integer()),
+        pid: fc.oneof(fc.integer(), fc.double(), fc.string()),
+        start: fc.oneof(fc.string(), fc.nat().map(String)),
+        boot: fc.oneof(fc.string(), fc.uuid()),
+        host: fc.string({ maxLength: 300 }),
+      })
+      .map((record) => JSON.stringify(record)),
+  );
+  fc.assert(
+    fc.property(content, (text) => {
+      const record = parseHolderRecord(text);
+      if (record === undefined) return;
+      // Anything accepted is safe to hand to process.kill(pid, 0): never 0 or negative (a group).
+      assert.ok(Number.isSafeInteger(record.pid) && record.pid >= 1 && record.pid <= 4_194_304);
+      assert.ok(record.host.length >= 1 && record.host.length <= 255);
+    }),
+    { numRuns: 2_000 },
+  );
+});
+
+test.run();
