@@ -222,7 +222,9 @@ export class RaftNode<
   /**
    * Opens the storage (bootstrapping the initial configuration on first boot), restores the
    * state machine from the latest snapshot, and starts ticking. Throws `RaftConfigError` for
-   * invalid options and whatever the storage's `open()` throws (e.g. `StorageCorruptError`).
+   * invalid options and whatever the storage's `open()` throws (e.g. `StorageCorruptError`, or
+   * `DiskLockedError` when another process uses the same `FileStorage` folder). When it throws
+   * after the storage opened, it closes the storage first.
    */
   static async create<R = unknown, Q = unknown, QR = unknown>(
     options: RaftNodeOptions<R, Q, QR>,
@@ -232,6 +234,23 @@ export class RaftNode<
     const random = options.random ?? systemRandom();
     const storage = options.storage;
     await storage.open();
+    try {
+      return await RaftNode.#startOn(options, resolved, clock, random);
+    } catch (error) {
+      // Closed, so that it gives up its folder (FileStorage holds a lock on it) for a retry.
+      await storage.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** The rest of {@link RaftNode.create}, once the storage is open. */
+  static async #startOn<R, Q, QR>(
+    options: RaftNodeOptions<R, Q, QR>,
+    resolved: ResolvedNodeOptions,
+    clock: Clock,
+    random: Random,
+  ): Promise<RaftNode<R, Q, QR>> {
+    const storage = options.storage;
     const fresh = isFresh(storage);
     if (fresh && resolved.start === 'bootstrap')
       await bootstrap(storage, options.peers, options.stateMachine);

@@ -1,10 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   type Disk,
+  DiskFaultError,
   type FileInfo,
   isDiskFaultError,
+  isDiskLockedError,
   NodeDisk,
   SeededRandom,
   SimClock,
@@ -210,6 +212,83 @@ storageContract('FileStorage on NodeDisk', async () => {
     },
   };
 }).run();
+
+// ---------------------------------------------------------------------------------------------
+// One writer per folder.
+
+const locking = suite('FileStorage folder lock');
+
+async function lockedOut(storage: FileStorage): Promise<void> {
+  const error = await rejection(storage.open());
+  assert.ok(isDiskLockedError(error), `expected DiskLockedError, got ${String(error)}`);
+}
+
+locking('a second storage on the same folder is refused until the first closes', async () => {
+  const disk = new SimDisk();
+  const first = new FileStorage({ disk, dir: 'a/raft' });
+  await first.open();
+  await first.save({ hardState: { term: 1, vote: 'n1', commit: 0 }, entries: range(1, 3, 1) });
+  await lockedOut(new FileStorage({ disk, dir: 'a/raft' }));
+  // Another folder on the same disk is another storage.
+  const other = new FileStorage({ disk, dir: 'b/raft' });
+  await other.open();
+  // The refused storages wrote nothing: the first one's log is whole.
+  await first.save({ entries: range(4, 5, 1) });
+  await first.close();
+  const second = new FileStorage({ disk, dir: 'a/raft' });
+  await second.open();
+  assert.is(second.lastIndex(), 5);
+  await Promise.all([second.close(), other.close()]);
+});
+
+locking(
+  'lock: false opens a second storage on a held folder (the caller guarantees one writer)',
+  async () => {
+    const disk = new SimDisk();
+    const first = new FileStorage({ disk });
+    await first.open();
+    const unlocked = new FileStorage({ disk, lock: false });
+    await unlocked.open();
+    await Promise.all([first.close(), unlocked.close()]);
+  },
+);
+
+locking('an open that fails gives the folder up; so does a close during the open', async () => {
+  const disk = new SimDisk();
+  disk.failNext('list', new DiskFaultError('list', 'raft/snap'));
+  const failed = rejection(new FileStorage({ disk }).open());
+  assert.ok(isDiskFaultError(await failed));
+  const next = new FileStorage({ disk });
+  const opening = next.open();
+  await next.close();
+  await opening;
+  const last = new FileStorage({ disk });
+  await last.open();
+  await last.close();
+});
+
+locking('on a NodeDisk the hold is a file in the folder, gone after close', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'clusteros-raft-lock-'));
+  try {
+    const disk = new NodeDisk(root);
+    const storage = new FileStorage({ disk, dir: 'data' });
+    await storage.open();
+    const held = (await readdir(join(root, 'data'))).filter((name) => name.startsWith('lock-'));
+    assert.is(held.length, 1);
+    const error = await rejection(new FileStorage({ disk: new NodeDisk(root), dir: 'data' }).open());
+    assert.ok(isDiskLockedError(error), `expected DiskLockedError, got ${String(error)}`);
+    if (isDiskLockedError(error)) {
+      assert.is(error.holder.pid, process.pid);
+      assert.is(error.holder.file, `data/${held[0]}`);
+    }
+    await storage.close();
+    assert.equal((await readdir(join(root, 'data'))).sort(), ['snap', 'wal']);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+locking.run();
 
 // ---------------------------------------------------------------------------------------------
 // Crashes and damage.

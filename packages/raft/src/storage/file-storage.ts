@@ -1,4 +1,4 @@
-import { type Disk, joinDiskPath, normalizeDiskDir } from '@clusteros/sim';
+import { type Disk, type DiskLock, joinDiskPath, normalizeDiskDir } from '@clusteros/sim';
 import { EMPTY_SNAPSHOT, type Entry, type HardState, type Snapshot } from '../core/types.js';
 import {
   InvariantError,
@@ -43,6 +43,14 @@ export interface FileStorageOptions {
   readonly segmentBytes?: number;
   /** Receives recovery events (torn tails, removed leftovers). Silent by default. */
   readonly logger?: Logger;
+  /**
+   * Take `dir` with the disk's `lock` (when the disk has one) in `open()` and hold it until
+   * `close()`, so that a second process (or a second `FileStorage`) opened on the same folder
+   * fails with `DiskLockedError` instead of interleaving its writes with this one's and losing
+   * acknowledged entries. Turn it off only where something else guarantees a single writer.
+   * @defaultValue true
+   */
+  readonly lock?: boolean;
 }
 
 /** The default {@link FileStorageOptions.segmentBytes}: 64 MiB. */
@@ -313,6 +321,9 @@ class Replay {
  */
 export class FileStorage implements RaftStorage {
   readonly #disk: Disk;
+  readonly #dir: string;
+  readonly #lockFolder: boolean;
+  #lock: DiskLock | undefined;
   readonly #walDir: string;
   readonly #snapDir: string;
   readonly #segmentBytes: number;
@@ -341,6 +352,8 @@ export class FileStorage implements RaftStorage {
   constructor(options: FileStorageOptions) {
     this.#disk = options.disk;
     const dir = normalizeDiskDir(options.dir ?? 'raft');
+    this.#dir = dir;
+    this.#lockFolder = options.lock ?? true;
     this.#walDir = joinDiskPath(dir, 'wal');
     this.#snapDir = joinDiskPath(dir, 'snap');
     const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
@@ -438,6 +451,7 @@ export class FileStorage implements RaftStorage {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     while (this.#draining !== undefined) await this.#draining;
+    await this.#releaseLock();
     // Release the disk's cached descriptors (a NodeDisk keeps the WAL segment open).
     await this.#disk.close?.();
   }
@@ -662,12 +676,41 @@ export class FileStorage implements RaftStorage {
   // Recovery
 
   /**
-   * Loads the stored state, repairing a torn tail (see the class comment). Rejects with
-   * `StorageCorruptError` when the files are damaged anywhere else. Call once, before anything else.
+   * Takes the folder (see {@link FileStorageOptions.lock}), then loads the stored state,
+   * repairing a torn tail (see the class comment). Rejects with `DiskLockedError` (from
+   * `@clusteros/sim`) when another process or storage holds the folder, and with
+   * `StorageCorruptError` when the files are damaged anywhere but the tail; either way the
+   * folder is not held afterwards. Call once, before anything else.
    */
   async open(): Promise<void> {
     invariant(this.#state === 'new', 'FileStorage.open() called twice');
     this.#state = 'opening';
+    if (this.#lockFolder && this.#disk.lock !== undefined) {
+      await this.#disk.mkdir(this.#dir);
+      this.#lock = await this.#disk.lock(this.#dir);
+    }
+    try {
+      await this.#recover();
+    } catch (error) {
+      await this.#releaseLock();
+      throw error;
+    }
+    // A close() during the open found no lock to release yet.
+    if (this.#closed()) await this.#releaseLock();
+  }
+
+  /** A method, not an inline test: TypeScript keeps `#state` narrowed to 'opening' across awaits. */
+  #closed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  async #releaseLock(): Promise<void> {
+    const lock = this.#lock;
+    this.#lock = undefined;
+    await lock?.release();
+  }
+
+  async #recover(): Promise<void> {
     const disk = this.#disk;
     await disk.mkdir(this.#walDir);
     await disk.mkdir(this.#snapDir);
