@@ -17,7 +17,7 @@ import {
   StreamTransport,
   warmUpRaft,
 } from '@clusteros/raft';
-import { NodeDisk, NodeNetwork, SystemClock, systemRandom } from '@clusteros/sim';
+import { type DiskLock, NodeDisk, NodeNetwork, SystemClock, systemRandom } from '@clusteros/sim';
 import { type RaftKvArgs, UsageError } from './args.js';
 import { createGatewayHandler, MAX_BODY_BYTES } from './gateway.js';
 import { nodeHandler } from './http-adapter.js';
@@ -81,6 +81,28 @@ async function warmUpOrReason(): Promise<WarmUpOutcome> {
 export async function startRaftKv(args: RaftKvArgs, logger?: Logger): Promise<RaftKvServer> {
   const clusterKey = await readClusterKey(args.clusterKeyFile);
   await mkdir(args.dataDir, { recursive: true, mode: 0o700 });
+  const disk = new NodeDisk(args.dataDir);
+  // Before anything else, so that a second copy started on the same --data-dir stops at once,
+  // before it warms up or takes a port (its storage would refuse the folder too, later).
+  const dataDirLock = await disk.lock('');
+  // What to undo, newest first, if the start fails half way.
+  const undo: Array<() => Promise<void>> = [() => dataDirLock.release()];
+  try {
+    return await startOn(args, logger, disk, clusterKey, undo, dataDirLock);
+  } catch (error) {
+    for (const step of undo.reverse()) await step().catch(() => {});
+    throw error;
+  }
+}
+
+async function startOn(
+  args: RaftKvArgs,
+  logger: Logger | undefined,
+  disk: NodeDisk,
+  clusterKey: Uint8Array,
+  undo: Array<() => Promise<void>>,
+  dataDirLock: DiskLock,
+): Promise<RaftKvServer> {
   // Before the member opens anything, not beside serving: run beside it, the warm-up's compiling
   // and garbage stalled the member's first writes (c=1 p99 about 25 ms in its first 5 s, against
   // 9 without a warm-up), while before it, it delays the start by about 1.5 s (three members
@@ -97,11 +119,12 @@ export async function startRaftKv(args: RaftKvArgs, logger?: Logger): Promise<Ra
     random: random.fork('transport'),
     ...(logger === undefined ? {} : { logger }),
   });
+  undo.push(() => transport.close());
   const machine = new KvStateMachine({ maxSessions: MACHINE_MAX_SESSIONS });
   const node = await RaftNode.create({
     id: args.id,
     peers: args.peers,
-    storage: new FileStorage({ disk: new NodeDisk(args.dataDir) }),
+    storage: new FileStorage({ disk }),
     transport,
     stateMachine: machine,
     clock,
@@ -117,6 +140,8 @@ export async function startRaftKv(args: RaftKvArgs, logger?: Logger): Promise<Ra
     timeCommand: { intervalMs: 1_000, make: kv.tick },
     ...(logger === undefined ? {} : { logger }),
   });
+  // Stopping the node closes its transport and storage too.
+  undo.push(() => node.stop());
   // Every write is in a client session while in flight, so a write committed twice is applied
   // once and its copy gets the first one's answer. Session names start with a random id drawn
   // now, so neither another member nor this one after a restart reuses one whose sequence
@@ -175,6 +200,7 @@ export async function startRaftKv(args: RaftKvArgs, logger?: Logger): Promise<Ra
         http.closeAllConnections();
       });
       await node.stop();
+      await dataDirLock.release();
     },
   };
 }

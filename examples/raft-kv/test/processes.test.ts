@@ -1,6 +1,9 @@
 // raft-kv as real processes on loopback: 3 and 5 members under a write/read/cas load, the leader
 // SIGKILLed and restarted mid-load. No acknowledged write may be lost and the whole history,
 // including final reads of every key, must be linearizable. Needs `npm run build`.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { freePort } from '@clusteros/sim';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -9,6 +12,7 @@ import {
 } from '../../../packages/raft/test/support/linearizability.js';
 import {
   b64,
+  CLI,
   eventually,
   type ProcessCluster,
   post,
@@ -214,6 +218,64 @@ test('SIGTERM stops a member cleanly and it rejoins with its data', async () => 
       10_000,
       'the write is readable after the restart',
     );
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test("a second raft-kv on a member's --data-dir exits at once, naming the member that has it", async () => {
+  const cluster = await startProcessCluster(3);
+  try {
+    const first = cluster.members[0];
+    assert.ok(first?.process?.pid);
+    await eventually(
+      async () =>
+        (await post(`${first.clientUrl}/v3/kv/put`, { key: b64('kept'), value: b64('1') })).status === 200,
+      15_000,
+      'a write',
+    );
+    // The same member again on other ports, as a second supervisor or a careless operator would.
+    const peers = cluster.members.map((m) => `${m.id}=${m.peerAddress}`).join(',');
+    const args = [
+      CLI,
+      ...['--id', first.id, '--peers', peers, '--data-dir', first.dataDir],
+      ...[
+        '--listen-client',
+        `127.0.0.1:${await freePort()}`,
+        '--listen-peer',
+        `127.0.0.1:${await freePort()}`,
+      ],
+      ...['--cluster-key-file', join(cluster.root, 'cluster.key')],
+    ];
+    const started = performance.now();
+    const { code, output } = await new Promise<{ code: number | null; output: string }>((done) => {
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.once('exit', (exitCode) => {
+        clearTimeout(timer);
+        done({ code: exitCode, output: text });
+      });
+    });
+    assert.is(code, 1, output);
+    assert.ok(
+      output.startsWith(
+        `raft-kv: DiskLockedError: folder ${JSON.stringify(first.dataDir)} is in use by process ${first.process.pid} `,
+      ),
+      output,
+    );
+    assert.not.match(output, 'serving');
+    // It stopped before its warm-up (about 1 s of CPU), so a restart loop cannot hammer the machine.
+    assert.ok(performance.now() - started < 5_000, `took ${performance.now() - started} ms`);
+    // The member that has the folder goes on serving, its data whole.
+    const { body } = await post(`${first.clientUrl}/v3/kv/range`, { key: b64('kept') });
+    assert.is(unb64((body.kvs as { value: string }[] | undefined)?.[0]?.value ?? ''), '1');
   } finally {
     await cluster.stop();
   }
