@@ -66,8 +66,16 @@ export interface DiskLockHolder {
   readonly file: string;
   /** The holder's process id, when the record names one. */
   readonly pid?: number;
-  /** The holder's host name, when it is not this host (the data folder is shared). */
+  /**
+   * The holder's host name, when its record could not be checked by its pid: it is another host
+   * sharing the folder, or another container (pid namespace) on this one.
+   */
   readonly host?: string;
+  /**
+   * For such a holder: how long ago it last renewed its record. A holder that stops renewing
+   * counts as gone after a while (30 s on a default `NodeDisk`).
+   */
+  readonly renewedMsAgo?: number;
 }
 
 /**
@@ -95,7 +103,7 @@ export class DiskLockedError extends Error {
         ? `an unreadable lock record ${JSON.stringify(holder.file)}`
         : holder.host === undefined
           ? `process ${holder.pid} (${holder.file})`
-          : `process ${holder.pid} on host ${JSON.stringify(holder.host.slice(0, 255))} (${holder.file})`;
+          : `process ${holder.pid} on host ${JSON.stringify(holder.host.slice(0, 255))} (${holder.file}, renewed ${Math.round((holder.renewedMsAgo ?? 0) / 1000)} s ago)`;
     const what = location === '' ? 'the disk root' : `folder ${JSON.stringify(location.slice(0, 500))}`;
     const advice =
       holder.pid === undefined

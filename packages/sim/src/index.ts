@@ -62,6 +62,7 @@ export {
   SocketClosedError,
   StreamResetError,
 } from './errors.js';
+export { DEFAULT_FOLDER_LOCK_TIMING, type FolderLockTiming } from './folder-lock.js';
 export { freePort } from './free-port.js';
 export {
   type LatencyModel,
@@ -83,7 +84,7 @@ export {
   parseAddress,
   type StreamServer,
 } from './network.js';
-export { NodeDisk } from './node-disk.js';
+export { NodeDisk, type NodeDiskOptions } from './node-disk.js';
 export { NodeDatagramSocket, NodeNetwork } from './node-network.js';
 export { NodeByteStream } from './node-stream.js';
 export { type Random, SeededRandom, systemRandom } from './random.js';

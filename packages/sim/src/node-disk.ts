@@ -17,7 +17,7 @@ import type { Disk, DiskLock, FileInfo } from './disk.js';
 import { DiskFaultError, isDiskLockedError, PathKindError } from './disk-errors.js';
 import { normalizeDiskDir, normalizeDiskPath } from './disk-path.js';
 import { FileNotFoundError } from './errors.js';
-import { lockFolder } from './folder-lock.js';
+import { DEFAULT_FOLDER_LOCK_TIMING, type FolderLockTiming, lockFolder } from './folder-lock.js';
 import type { DiskOp } from './sim-disk.js';
 
 /** Append handles kept open at once (a WAL needs one or two). */
@@ -60,6 +60,16 @@ async function writeAll(handle: FileHandle, data: Uint8Array): Promise<void> {
   }
 }
 
+/** Options of {@link NodeDisk}. */
+export interface NodeDiskOptions {
+  /**
+   * How `lock` holders renew their record, and after how long without a renewal a record that
+   * cannot be checked by its pid (another host, another container) counts as gone.
+   * @defaultValue {@link DEFAULT_FOLDER_LOCK_TIMING} (5 s, 30 s)
+   */
+  readonly lockTiming?: FolderLockTiming;
+}
+
 /**
  * The real {@link Disk}: files under one root folder, through `node:fs/promises`.
  *
@@ -93,9 +103,28 @@ export class NodeDisk implements Disk {
    */
   readonly #handles = new Map<string, OpenHandle>();
 
-  /** Creates a disk over `rootDir` (resolved against the working directory); does no I/O. */
-  constructor(rootDir: string) {
+  readonly #lockTiming: FolderLockTiming;
+
+  /**
+   * Creates a disk over `rootDir` (resolved against the working directory); does no I/O.
+   * @throws {RangeError} for lock timings that are not positive, or renewals not shorter than
+   * the time after which a record counts as gone.
+   */
+  constructor(rootDir: string, options: NodeDiskOptions = {}) {
     this.root = resolve(rootDir);
+    const timing = options.lockTiming ?? DEFAULT_FOLDER_LOCK_TIMING;
+    const { renewMs, staleMs } = timing;
+    if (
+      !Number.isSafeInteger(renewMs) ||
+      renewMs < 1 ||
+      !Number.isSafeInteger(staleMs) ||
+      staleMs <= renewMs
+    ) {
+      throw new RangeError(
+        `lockTiming needs whole milliseconds with 0 < renewMs < staleMs, got renewMs ${renewMs}, staleMs ${staleMs}`,
+      );
+    }
+    this.#lockTiming = timing;
   }
 
   async readFile(path: string): Promise<Uint8Array> {
@@ -353,16 +382,17 @@ export class NodeDisk implements Disk {
    * Takes the folder `dir` (which must exist) for this process: see `Disk.lock`. The hold is a
    * file `lock-<pid>-<token>` in the folder, naming this process; it ends when released or when
    * the process ends (a later `lock` removes the files of processes that are gone: killed,
-   * crashed, or from before a reboot). A holder that cannot be checked (on another host, or a
-   * file this code did not write) counts as running, so the call fails rather than let two
-   * writers in; the error names the file to remove by hand.
+   * crashed, or from before a reboot). A holder on another host sharing the folder, or in another
+   * container on this one, cannot be checked by its pid: it counts as running while it renews
+   * its file (see {@link NodeDiskOptions.lockTiming}). A file this code did not write counts as
+   * a running holder; the error names it, to be removed by hand.
    * @throws {DiskLockedError} while another process, or another lock in this one, holds it.
    * @throws {FileNotFoundError} when the folder does not exist.
    */
   async lock(dir: string): Promise<DiskLock> {
     const d = normalizeDiskDir(dir);
     try {
-      return await lockFolder(this.#abs(d), d);
+      return await lockFolder(this.#abs(d), d, this.#lockTiming);
     } catch (error) {
       if (isDiskLockedError(error)) throw error;
       const code = errorCode(error);

@@ -1,7 +1,7 @@
 // NodeDisk.lock across processes: the hold is a file naming its process, a running holder keeps
 // everyone else out, and the files of processes that are gone do not.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type DiskLockedError, isDiskLockedError } from '../src/disk-errors.js';
-import { parseHolderRecord } from '../src/folder-lock.js';
+import { parseHolderRecord } from '../src/lock-holder.js';
 import { NodeDisk } from '../src/node-disk.js';
 
 const test = suite('NodeDisk.lock');
@@ -36,6 +36,24 @@ async function refusal(promise: Promise<unknown>): Promise<DiskLockedError> {
 
 async function bootId(): Promise<string> {
   return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+}
+
+async function pidNamespace(): Promise<string> {
+  return (await readlink('/proc/self/ns/pid')).replace(/^pid:\[([0-9]+)\]$/, '$1');
+}
+
+/** Sets the modification time of `path` to `ms` milliseconds ago. */
+async function age(path: string, ms: number): Promise<void> {
+  const then = new Date(Date.now() - ms);
+  await utimes(path, then, then);
+}
+
+/** The pid of a process that has exited (and whose pid is very unlikely to be reused yet). */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '']);
+  await new Promise((resolve) => child.once('exit', resolve));
+  if (child.pid === undefined) throw new Error('no pid');
+  return child.pid;
 }
 
 /** A child that takes `dir` with NodeDisk, prints "held", and holds it until killed. */
@@ -89,6 +107,7 @@ test('the hold is a file naming this process, removed on release', async () => {
     assert.is(record?.pid, process.pid);
     assert.is(record?.host, hostname());
     assert.is(record?.boot, await bootId());
+    assert.is(record?.pidns, await pidNamespace());
     assert.match(record?.start ?? '', /^[0-9]+$/);
     // Nothing but the hold: no temp file is left behind.
     assert.equal(await readdir(join(root, 'raft')), [file]);
@@ -134,49 +153,118 @@ test('another process holding the folder keeps this one out until it is killed',
   }
 });
 
-test('a record from before a reboot, or of a reused pid, holds nothing', async () => {
+test('a record from before a reboot, of a reused pid, or an old temp file holds nothing', async () => {
   const root = await tempRoot();
   try {
     const disk = new NodeDisk(root);
-    const boot = await bootId();
+    const [boot, pidns] = [await bootId(), await pidNamespace()];
     // This very process's pid: it runs, so only the boot id or the start time can tell.
     const rebooted = {
       v: 1,
       pid: process.pid,
       start: '1',
       boot: '00000000-dead-beef-0000-000000000000',
+      pidns,
       host: hostname(),
     };
-    const reused = { v: 1, pid: process.pid, start: '1', boot, host: hostname() };
+    const reused = { v: 1, pid: process.pid, start: '1', boot, pidns, host: hostname() };
     await writeFile(join(root, `lock-${process.pid}-aaaaaaaaaaaaaaaa`), JSON.stringify(rebooted));
     await writeFile(join(root, `lock-${process.pid}-bbbbbbbbbbbbbbbb`), JSON.stringify(reused));
-    // A process that died between writing its record and naming it.
-    const dead = spawn(process.execPath, ['-e', '']);
-    await new Promise((resolve) => dead.once('exit', resolve));
-    await writeFile(join(root, `.lock-${dead.pid}-cccccccccccccccc.tmp`), 'half written');
+    // Temp files of processes that died between writing their record and naming it: one long
+    // ago (removed), one that may still be on its way (kept).
+    await writeFile(join(root, '.lock-1-cccccccccccccccc.tmp'), 'half written');
+    await age(join(root, '.lock-1-cccccccccccccccc.tmp'), 60_000);
+    await writeFile(join(root, '.lock-1-dddddddddddddddd.tmp'), 'being written');
     const lock = await disk.lock('');
-    const left = await readdir(root);
-    assert.is(left.length, 1, left.join(', '));
-    assert.not.ok(left.includes(`lock-${process.pid}-aaaaaaaaaaaaaaaa`));
+    const left = (await readdir(root)).sort();
+    assert.is(left.length, 2, left.join(', '));
+    assert.is(left[0], '.lock-1-dddddddddddddddd.tmp');
+    assert.ok(left[1]?.startsWith(`lock-${process.pid}-`), left[1]);
     await lock.release();
   } finally {
     await rm(root, { recursive: true, force: true });
   }
 });
 
-test('a holder that cannot be checked counts as running: another host, an unreadable record', async () => {
+test('a record that its pid cannot vouch for counts as running while it is renewed', async () => {
   const root = await tempRoot();
   try {
     const disk = new NodeDisk(root);
-    const elsewhere = { v: 1, pid: 4242, start: '7', boot: 'b007', host: 'other-host' };
-    await writeFile(join(root, 'lock-4242-dddddddddddddddd'), JSON.stringify(elsewhere));
-    const remote = await refusal(disk.lock(''));
-    assert.is(remote.holder.host, 'other-host');
-    assert.is(remote.holder.pid, 4242);
-    assert.match(remote.message, /process 4242 on host "other-host"/);
-    await rm(join(root, 'lock-4242-dddddddddddddddd'));
+    const [boot, pidns] = [await bootId(), await pidNamespace()];
+    const pid = await deadPid();
+    const holders = {
+      // Another host sharing the folder.
+      'lock-4242-1111111111111111': {
+        v: 1,
+        pid: 4242,
+        start: '7',
+        boot: 'b007',
+        pidns: '1',
+        host: 'other-host',
+      },
+      // Another container on this kernel: same host name and boot, another pid namespace, where
+      // a pid that does not exist here may well exist.
+      [`lock-${pid}-2222222222222222`]: { v: 1, pid, start: '7', boot, pidns: `${pidns}0`, host: hostname() },
+    };
+    for (const [name, record] of Object.entries(holders)) {
+      await writeFile(join(root, name), JSON.stringify(record));
+      const fresh = await refusal(disk.lock(''));
+      assert.is(fresh.holder.file, name);
+      assert.is(fresh.holder.pid, record.pid);
+      assert.is(fresh.holder.host, record.host);
+      assert.ok((fresh.holder.renewedMsAgo ?? -1) >= 0 && (fresh.holder.renewedMsAgo ?? 0) < 10_000);
+      assert.match(
+        fresh.message,
+        new RegExp(`process ${record.pid} on host "${record.host}" \\(${name}, renewed \\d+ s ago\\)`),
+      );
+      // Not renewed for longer than the default 30 s: gone.
+      await age(join(root, name), 31_000);
+      const lock = await disk.lock('');
+      assert.not.ok((await readdir(root)).includes(name), `${name} was removed`);
+      await lock.release();
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
 
+test('a holder renews its record until released', async () => {
+  const root = await tempRoot();
+  try {
+    const disk = new NodeDisk(root, { lockTiming: { renewMs: 20, staleMs: 1_000 } });
+    const lock = await disk.lock('');
+    const [name] = await lockFiles(root);
+    const file = join(root, name as string);
+    await age(file, 60_000);
+    const deadline = Date.now() + 5_000;
+    while ((await stat(file)).mtimeMs < Date.now() - 30_000) {
+      assert.ok(Date.now() < deadline, 'the record was not renewed within 5 s');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await lock.release();
+    assert.equal(await readdir(root), []);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('lock timings must be whole, positive, and renew before a record goes stale', () => {
+  for (const lockTiming of [
+    { renewMs: 0, staleMs: 10 },
+    { renewMs: 10, staleMs: 10 },
+    { renewMs: 1.5, staleMs: 10 },
+    { renewMs: 5, staleMs: Number.POSITIVE_INFINITY },
+  ]) {
+    assert.throws(() => new NodeDisk('.', { lockTiming }), RangeError);
+  }
+});
+
+test('a holder that cannot be checked at all counts as running: an unreadable record', async () => {
+  const root = await tempRoot();
+  try {
+    const disk = new NodeDisk(root);
     await writeFile(join(root, 'lock-1-eeeeeeeeeeeeeeee'), '{"v":1,"pid":');
+    await age(join(root, 'lock-1-eeeeeeeeeeeeeeee'), 3_600_000);
     const unreadable = await refusal(disk.lock(''));
     assert.is(unreadable.holder.pid, undefined);
     assert.is(unreadable.holder.file, 'lock-1-eeeeeeeeeeeeeeee');
@@ -189,12 +277,19 @@ test('a holder that cannot be checked counts as running: another host, an unread
 });
 
 test('holder records: only well-formed ones parse (pid range, field shapes, version)', () => {
-  const good = { v: 1, pid: 10, start: '123', boot: '0f-1e', host: 'h' };
-  assert.equal(parseHolderRecord(JSON.stringify(good)), { pid: 10, start: '123', boot: '0f-1e', host: 'h' });
+  const good = { v: 1, pid: 10, start: '123', boot: '0f-1e', pidns: '4026531836', host: 'h' };
+  assert.equal(parseHolderRecord(JSON.stringify(good)), {
+    pid: 10,
+    start: '123',
+    boot: '0f-1e',
+    pidns: '4026531836',
+    host: 'h',
+  });
   assert.equal(parseHolderRecord(JSON.stringify({ v: 1, pid: 10, host: 'h' })), {
     pid: 10,
     start: undefined,
     boot: undefined,
+    pidns: undefined,
     host: 'h',
   });
   for (const bad of [
@@ -210,6 +305,7 @@ test('holder records: only well-formed ones parse (pid range, field shapes, vers
     JSON.stringify({ ...good, pid: '10' }),
     JSON.stringify({ ...good, start: '12a' }),
     JSON.stringify({ ...good, boot: 'ZZ' }),
+    JSON.stringify({ ...good, pidns: 'pid:[1]' }),
     JSON.stringify({ ...good, host: '' }),
     JSON.stringify({ ...good, host: 'h'.repeat(256) }),
   ]) {
@@ -227,6 +323,7 @@ test('holder records: arbitrary file content never throws, and only a valid pid 
         pid: fc.oneof(fc.integer(), fc.double(), fc.string()),
         start: fc.oneof(fc.string(), fc.nat().map(String)),
         boot: fc.oneof(fc.string(), fc.uuid()),
+        pidns: fc.oneof(fc.string(), fc.nat().map(String)),
         host: fc.string({ maxLength: 300 }),
       })
       .map((record) => JSON.stringify(record)),
