@@ -20,6 +20,16 @@ async function tempRoot(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'clusteros-lock-'));
 }
 
+/** Runs `body` in a fresh temp folder, removed afterwards. */
+async function inTempRoot(body: (root: string) => Promise<void>): Promise<void> {
+  const root = await tempRoot();
+  try {
+    await body(root);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
 async function lockFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((name) => name.startsWith('lock-'));
 }
@@ -94,9 +104,8 @@ async function killAndWait(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-test('the hold is a file naming this process, removed on release', async () => {
-  const root = await tempRoot();
-  try {
+test('the hold is a file naming this process, removed on release', () =>
+  inTempRoot(async (root) => {
     const disk = new NodeDisk(root);
     await disk.mkdir('raft');
     const lock = await disk.lock('raft');
@@ -113,10 +122,7 @@ test('the hold is a file naming this process, removed on release', async () => {
     assert.equal(await readdir(join(root, 'raft')), [file]);
     await lock.release();
     assert.equal(await readdir(join(root, 'raft')), []);
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
-});
+  }));
 
 test('another process holding the folder keeps this one out until it is killed', async () => {
   const root = await tempRoot();
@@ -153,9 +159,8 @@ test('another process holding the folder keeps this one out until it is killed',
   }
 });
 
-test('a record from before a reboot, of a reused pid, or an old temp file holds nothing', async () => {
-  const root = await tempRoot();
-  try {
+test('a record from before a reboot, of a reused pid, or an old temp file holds nothing', () =>
+  inTempRoot(async (root) => {
     const disk = new NodeDisk(root);
     const [boot, pidns] = [await bootId(), await pidNamespace()];
     // This very process's pid: it runs, so only the boot id or the start time can tell.
@@ -181,14 +186,10 @@ test('a record from before a reboot, of a reused pid, or an old temp file holds 
     assert.is(left[0], '.lock-1-dddddddddddddddd.tmp');
     assert.ok(left[1]?.startsWith(`lock-${process.pid}-`), left[1]);
     await lock.release();
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a record that its pid cannot vouch for counts as running while it is renewed', async () => {
-  const root = await tempRoot();
-  try {
+test('a record that its pid cannot vouch for counts as running while it is renewed', () =>
+  inTempRoot(async (root) => {
     const disk = new NodeDisk(root);
     const [boot, pidns] = [await bootId(), await pidNamespace()];
     const pid = await deadPid();
@@ -223,14 +224,10 @@ test('a record that its pid cannot vouch for counts as running while it is renew
       assert.not.ok((await readdir(root)).includes(name), `${name} was removed`);
       await lock.release();
     }
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a holder renews its record until released', async () => {
-  const root = await tempRoot();
-  try {
+test('a holder renews its record until released', () =>
+  inTempRoot(async (root) => {
     const disk = new NodeDisk(root, { lockTiming: { renewMs: 20, staleMs: 1_000 } });
     const lock = await disk.lock('');
     const [name] = await lockFiles(root);
@@ -243,10 +240,7 @@ test('a holder renews its record until released', async () => {
     }
     await lock.release();
     assert.equal(await readdir(root), []);
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
-});
+  }));
 
 test('lock timings must be whole, positive, and renew before a record goes stale', () => {
   for (const lockTiming of [
@@ -259,9 +253,8 @@ test('lock timings must be whole, positive, and renew before a record goes stale
   }
 });
 
-test('a holder that cannot be checked at all counts as running: an unreadable record', async () => {
-  const root = await tempRoot();
-  try {
+test('a holder that cannot be checked at all counts as running: an unreadable record', () =>
+  inTempRoot(async (root) => {
     const disk = new NodeDisk(root);
     await writeFile(join(root, 'lock-1-eeeeeeeeeeeeeeee'), '{"v":1,"pid":');
     await age(join(root, 'lock-1-eeeeeeeeeeeeeeee'), 3_600_000);
@@ -271,10 +264,7 @@ test('a holder that cannot be checked at all counts as running: an unreadable re
     assert.match(unreadable.message, /unreadable lock record "lock-1-eeeeeeeeeeeeeeee": remove that file/);
     // Refusals leave only what was there.
     assert.equal(await readdir(root), ['lock-1-eeeeeeeeeeeeeeee']);
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
-});
+  }));
 
 test('holder records: only well-formed ones parse (pid range, field shapes, version)', () => {
   const good = { v: 1, pid: 10, start: '123', boot: '0f-1e', pidns: '4026531836', host: 'h' };
