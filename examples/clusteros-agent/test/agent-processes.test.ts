@@ -11,6 +11,7 @@
 // 3. SIGTERM the coordinator holder: the role moves to another node before the process exits
 //    (exit 0); restarted with its data dir, the node rejoins.
 
+import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -125,6 +126,23 @@ async function cliStatus(url: string): Promise<{ code: number; stdout: string }>
   return { code, stdout };
 }
 
+/** Runs `command` to its end (killed after `limitMs`), with its exit code and stderr. */
+async function runToExit(
+  command: readonly string[],
+  limitMs: number,
+): Promise<{ code: number | null; stderr: string }> {
+  const [file, ...args] = command;
+  const child = spawn(file as string, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearTimeout(timer);
+  return { code, stderr };
+}
+
 const names = ['node-1', 'node-2', 'node-3'];
 
 test('agent processes: a 3-node loopback cluster forms, survives a killed leader, and hands roles off on SIGTERM', async () => {
@@ -186,6 +204,16 @@ test('agent processes: a 3-node loopback cluster forms, survives a killed leader
         await response.arrayBuffer();
       }
     }
+    // A second agent on node-1's config, and so its data dir, stops at once, naming node-1.
+    const first = cluster.node('node-1');
+    const second = await runToExit([...COMMAND, 'start', '--config', first.config], 60_000);
+    assert.is(second.code, 2, second.stderr);
+    assert.match(
+      second.stderr,
+      new RegExp(`^node-agent start: data_dir: folder "[^"]+" is in use by process ${first.process?.pid} `),
+    );
+    assert.not.match(await readFile(first.log, 'utf8'), /"level":(50|60)/, 'node-1 did not notice it');
+
     const printed = await cliStatus(cluster.node(names[0] as string).url);
     assert.is(printed.code, 0, `status is healthy:\n${printed.stdout}`);
     assert.match(printed.stdout, new RegExp(`\\b${formed.leader}\\b`), 'status prints the Raft leader');

@@ -28,7 +28,7 @@ import {
   StreamTransport,
 } from '@clusteros/raft';
 import { type Role, RoleManager } from '@clusteros/roles';
-import { NodeDisk, NodeNetwork, SystemClock, systemRandom } from '@clusteros/sim';
+import { isDiskLockedError, NodeDisk, NodeNetwork, SystemClock, systemRandom } from '@clusteros/sim';
 import type { Logger } from 'pino';
 import { detectCapabilities, summarizeCapabilities } from '../capabilities.js';
 import type { AgentConfig } from '../config/index.js';
@@ -183,6 +183,14 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   };
 
   try {
+    // 0. The data dir, before anything else: a second agent started on it (a second supervisor,
+    // a copied unit file) must stop here, not after it has joined gossip and opened ports.
+    await mkdir(config.data_dir, { recursive: true, mode: 0o700 });
+    const dataDirLock = await new NodeDisk(config.data_dir).lock('').catch((error: unknown) => {
+      throw isDiskLockedError(error) ? new AgentStartError(`data_dir: ${error.message}`) : error;
+    });
+    cleanups.push(() => dataDirLock.release());
+
     // 1. Which roles can run here at all.
     const availability = new Map<string, RoleAvailability>();
     const find = configuredFinder(config.k3s.binary);
