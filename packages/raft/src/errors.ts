@@ -83,6 +83,27 @@ export class StorageCorruptError extends Error {
   }
 }
 
+/**
+ * `FileStorage` found that the lock on its folder is gone (its lock file was removed, by hand or
+ * by another process that took this one for dead), so another process may be writing the same
+ * log. It accepts no more writes; restart the member once the folder has one owner again.
+ */
+export class StorageLockLostError extends Error {
+  /** The class's name. */
+  static override readonly name = 'StorageLockLostError' as const;
+  /** Always `'StorageLockLostError'`. */
+  override readonly name = 'StorageLockLostError' as const;
+  /** The disk-relative folder whose lock was lost. */
+  readonly dir: string;
+  /** Creates the error for the folder `dir`. */
+  constructor(dir: string) {
+    super(
+      `storage lost the lock on its folder ${JSON.stringify(dir)}: another process may be writing it; accepting no more writes`,
+    );
+    this.dir = dir;
+  }
+}
+
 /** A message or stored record could not be decoded. */
 export class DecodeError extends Error {
   /** The class's name. */
@@ -176,6 +197,9 @@ export const isLogUnavailableError = (e: unknown): e is LogUnavailableError =>
 /** True when `error` is a {@link StorageCorruptError}. */
 export const isStorageCorruptError = (e: unknown): e is StorageCorruptError =>
   hasName(e, StorageCorruptError.name);
+/** True when `error` is a {@link StorageLockLostError}. */
+export const isStorageLockLostError = (e: unknown): e is StorageLockLostError =>
+  hasName(e, StorageLockLostError.name);
 /** True when `error` is a {@link DecodeError}. */
 export const isDecodeError = (e: unknown): e is DecodeError => hasName(e, DecodeError.name);
 /** True when `error` is a {@link RaftConfigError}. */

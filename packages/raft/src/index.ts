@@ -73,6 +73,7 @@ export {
   isRaftStoppedError,
   isRaftTimeoutError,
   isStorageCorruptError,
+  isStorageLockLostError,
   LogCompactedError,
   LogUnavailableError,
   NotLeaderError,
@@ -81,6 +82,7 @@ export {
   RaftStoppedError,
   RaftTimeoutError,
   StorageCorruptError,
+  StorageLockLostError,
 } from './errors.js';
 export type { RaftNodeEvents, SnapshotEventInfo } from './events.js';
 export {

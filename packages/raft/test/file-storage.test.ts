@@ -16,7 +16,12 @@ import fc from 'fast-check';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { HardState } from '../src/core/types.js';
-import { isInvariantError, isStorageCorruptError, StorageCorruptError } from '../src/errors.js';
+import {
+  isInvariantError,
+  isStorageCorruptError,
+  isStorageLockLostError,
+  StorageCorruptError,
+} from '../src/errors.js';
 import { FileStorage } from '../src/storage/file-storage.js';
 import { MemoryLog } from '../src/storage/memory-storage.js';
 import type { StorageUpdate } from '../src/storage/storage.js';
@@ -283,6 +288,38 @@ locking('on a NodeDisk the hold is a file in the folder, gone after close', asyn
     }
     await storage.close();
     assert.equal((await readdir(join(root, 'data'))).sort(), ['snap', 'wal']);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+locking('a storage whose lock file is removed under it stops writing with StorageLockLostError', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'clusteros-raft-lock-'));
+  try {
+    const disk = new NodeDisk(root, { lockTiming: { renewMs: 20, staleMs: 1_000 } });
+    const storage = new FileStorage({ disk, dir: 'data' });
+    await storage.open();
+    await storage.save({ hardState: { term: 1, vote: 'n1', commit: 0 }, entries: range(1, 2, 1) });
+    const [held] = (await readdir(join(root, 'data'))).filter((name) => name.startsWith('lock-'));
+    await rm(join(root, 'data', held as string));
+    // Saves go on until the next renewal finds the file gone; from then on every one fails.
+    const deadline = Date.now() + 5_000;
+    let index = 3;
+    let refused: unknown;
+    while (refused === undefined) {
+      assert.ok(Date.now() < deadline, 'writes were still accepted 5 s after the lock file was removed');
+      await storage.save({ entries: [entry(index, 1)] }).then(
+        () => index++,
+        (error: unknown) => {
+          refused = error;
+        },
+      );
+    }
+    assert.ok(isStorageLockLostError(refused), `expected StorageLockLostError, got ${String(refused)}`);
+    assert.match(String((refused as Error).message), /lost the lock on its folder "data"/);
+    const again = await rejection(storage.save({ entries: [entry(index, 1)] }));
+    assert.match(String(again), /failed earlier and accepts no writes/);
+    await storage.close();
   } finally {
     await rm(root, { recursive: true, force: true });
   }

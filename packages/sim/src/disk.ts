@@ -71,6 +71,13 @@ export interface Disk {
 
 /** A folder taken with {@link Disk.lock}. */
 export interface DiskLock {
+  /**
+   * False once the hold is known to be gone: released, or taken away. `NodeDisk` notices at its
+   * next renewal that its file was removed (by hand, or by another process that took this one
+   * for dead); on `SimDisk` a crash ends it. A writer that finds it false must stop writing:
+   * another may have the folder now.
+   */
+  readonly held: boolean;
   /** Gives the folder up; idempotent. */
   release(): Promise<void>;
 }

@@ -71,8 +71,11 @@ async function readRecord(file: string): Promise<FoundRecord | undefined> {
       await handle.close();
     }
   } catch (error) {
+    const code = (error as { code?: unknown }).code;
     // Withdrawn, or removed as stale by another process, since the listing: it holds nothing.
-    if ((error as { code?: unknown }).code === 'ENOENT') return undefined;
+    if (code === 'ENOENT') return undefined;
+    // A folder under a lock file's name is nothing this protocol wrote: an unreadable record.
+    if (code === 'EISDIR') return { holder: undefined, mtimeMs: 0 };
     throw error;
   }
 }
@@ -151,16 +154,25 @@ export async function lockFolder(
   }
   for (const other of stale) await unlink(join(absDir, other)).catch(ignore);
 
+  let held = true;
   const renewal = setInterval(() => {
     const now = new Date();
-    utimes(file, now, now).catch(ignore);
+    utimes(file, now, now).catch((error: unknown) => {
+      // The file is gone: removed by hand, or by a process that took this one for dead and may
+      // hold the folder now. Other failures (a full or read-only disk) leave the hold as it is.
+      if ((error as { code?: unknown }).code !== 'ENOENT' || !held) return;
+      held = false;
+      clearInterval(renewal);
+    });
   }, timing.renewMs);
   renewal.unref();
-  let released = false;
   return {
+    get held() {
+      return held;
+    },
     release: async () => {
-      if (released) return;
-      released = true;
+      if (!held) return;
+      held = false;
       clearInterval(renewal);
       await withdraw();
     },

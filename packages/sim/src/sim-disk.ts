@@ -386,7 +386,11 @@ export class SimDisk implements Disk {
     this.#locks.add(d);
     const crashes = this.#crashes;
     let released = false;
+    const isHeld = (): boolean => !released && this.#crashes === crashes;
     return {
+      get held() {
+        return isHeld();
+      },
       release: async () => {
         if (released) return;
         released = true;

@@ -1,7 +1,7 @@
 // NodeDisk.lock across processes: the hold is a file naming its process, a running holder keeps
 // everyone else out, and the files of processes that are gone do not.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, readlink, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -242,6 +242,29 @@ test('a holder renews its record until released', () =>
     assert.equal(await readdir(root), []);
   }));
 
+test('a holder whose file is removed under it knows at its next renewal that the hold is lost', () =>
+  inTempRoot(async (root) => {
+    const disk = new NodeDisk(root, { lockTiming: { renewMs: 20, staleMs: 1_000 } });
+    const lock = await disk.lock('');
+    assert.ok(lock.held);
+    const [name] = await lockFiles(root);
+    // As an operator who took the advice in the wrong place would.
+    await rm(join(root, name as string));
+    const deadline = Date.now() + 5_000;
+    while (lock.held) {
+      assert.ok(Date.now() < deadline, 'the loss was not noticed within 5 s');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // Another holder may have the folder now; releasing the lost hold leaves it alone.
+    const next = await new NodeDisk(root).lock('');
+    const [theirs] = await lockFiles(root);
+    await lock.release();
+    assert.equal(await lockFiles(root), [theirs]);
+    assert.ok(next.held);
+    await next.release();
+    assert.not.ok(next.held);
+  }));
+
 test('lock timings must be whole, positive, and renew before a record goes stale', () => {
   for (const lockTiming of [
     { renewMs: 0, staleMs: 10 },
@@ -264,6 +287,11 @@ test('a holder that cannot be checked at all counts as running: an unreadable re
     assert.match(unreadable.message, /unreadable lock record "lock-1-eeeeeeeeeeeeeeee": remove that file/);
     // Refusals leave only what was there.
     assert.equal(await readdir(root), ['lock-1-eeeeeeeeeeeeeeee']);
+    // A folder under such a name is no record either.
+    await rm(join(root, 'lock-1-eeeeeeeeeeeeeeee'));
+    await mkdir(join(root, 'lock-1-ffffffffffffffff'));
+    const folder = await refusal(disk.lock(''));
+    assert.is(folder.holder.file, 'lock-1-ffffffffffffffff');
   }));
 
 test('holder records: only well-formed ones parse (pid range, field shapes, version)', () => {

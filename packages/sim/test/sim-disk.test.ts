@@ -72,7 +72,9 @@ crash('a crash ends the holder of a lock; its late release does not free the nex
   await disk.mkdir('raft');
   const before = await disk.lock('raft');
   disk.crash();
+  assert.not.ok(before.held);
   const after = await disk.lock('raft');
+  assert.ok(after.held);
   await before.release();
   let refused: unknown;
   await disk.lock('raft').catch((error: unknown) => {

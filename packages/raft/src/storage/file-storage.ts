@@ -6,6 +6,7 @@ import {
   isDecodeError,
   isInvariantError,
   StorageCorruptError,
+  StorageLockLostError,
 } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { MemoryLog, type MemoryLogPosition } from './memory-storage.js';
@@ -492,6 +493,12 @@ export class FileStorage implements RaftStorage {
       throw new Error(`FileStorage failed earlier and accepts no writes: ${describe(this.#failure)}`, {
         cause: this.#failure,
       });
+    }
+    if (this.#lock !== undefined && !this.#lock.held) {
+      // Lost, not released (close() would have set 'closed'): another process may own the folder.
+      this.#failed = true;
+      this.#failure = new StorageLockLostError(this.#dir);
+      throw this.#failure;
     }
   }
 

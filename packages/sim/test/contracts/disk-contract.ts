@@ -356,6 +356,7 @@ export function diskContract(name: string, make: () => Promise<DiskFixture>): Te
     if (disk.lock === undefined) return;
     await disk.mkdir('a/b');
     const a = await disk.lock('a');
+    assert.ok(a.held);
     const refused = await rejection(disk.lock('a'));
     assert.ok(isDiskLockedError(refused), `expected DiskLockedError, got ${String(refused)}`);
     if (isDiskLockedError(refused)) assert.is(refused.path, 'a');
@@ -363,6 +364,7 @@ export function diskContract(name: string, make: () => Promise<DiskFixture>): Te
     const inner = await disk.lock('a/b');
     const root = await disk.lock('');
     await a.release();
+    assert.not.ok(a.held);
     await a.release(); // idempotent
     const again = await disk.lock('a');
     await rejection(disk.lock('a/b'));
