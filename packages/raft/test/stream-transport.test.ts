@@ -12,6 +12,7 @@ import {
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Message, SnapshotRequest } from '../src/core/types.js';
+import type { Logger } from '../src/logger.js';
 import { ClusterAuthKey, HandshakeInitiator, seededNonces } from '../src/transport/auth.js';
 import { encodeMessage, encodeSnapshotChunk, splitSnapshot } from '../src/transport/codec.js';
 import { FRAME_MAC_BYTES, type FrameSealer } from '../src/transport/frame-mac.js';
@@ -626,6 +627,62 @@ test('sim: keepConnected reconnects to a restarted peer without any traffic', as
   a.send(vote('a', 'b', 7));
   await sim.waitFor(() => atB2.length === 1, 100, 'delivery on the standing connection');
   assert.is(atB2[0]?.term, 7);
+});
+
+/** A logger that keeps the messages of its warnings. */
+function warningLog(): { logger: Logger; warnings: string[] } {
+  const warnings: string[] = [];
+  const ignore = (): void => {};
+  return {
+    logger: { debug: ignore, info: ignore, warn: (_, message) => warnings.push(message), error: ignore },
+    warnings,
+  };
+}
+
+const DUPLICATE_WARNING = /keep replacing each other: two processes may be running with the same member id/;
+
+test('sim: two processes with one member id are reported; a restart is not', async () => {
+  const { logger, warnings } = warningLog();
+  const { sim, start, get } = await simWorld(19, ['a', 'b', 'b2'], { logger });
+  const a = get('a');
+  await sim.advance(200);
+  // A restart that leaves nothing behind: b crashes and comes back once.
+  sim.node('b').crash();
+  await sim.node('b').start();
+  await start('b');
+  await sim.advance(5_000);
+  assert.equal(
+    warnings.filter((w) => DUPLICATE_WARNING.test(w)),
+    [],
+  );
+
+  // A second process on host b2 configured with b's id, as a copied config would be.
+  a.removePeer('b2');
+  await get('b2').close();
+  const rogue = await StreamTransport.create({
+    id: 'b',
+    listen: { host: 'b2', port: PORT + 1 },
+    network: sim.node('b2').network,
+    clusterKey: KEY,
+    clock: sim.node('b2').clock,
+    random: sim.node('b2').random.fork('rogue'),
+    nonceSource: seededNonces(sim.node('b2').random.fork('rogue-nonces')),
+  });
+  rogue.setPeer('a', `a:${PORT}`);
+  await sim.waitFor(
+    () => warnings.some((w) => DUPLICATE_WARNING.test(w)),
+    60_000,
+    'the duplicate-id warning',
+  );
+  // Once per minute at most, however long the fight goes on.
+  const at = sim.clock.now();
+  await sim.advance(30_000);
+  assert.is(
+    warnings.filter((w) => DUPLICATE_WARNING.test(w)).length,
+    1,
+    `warned once in ${sim.clock.now() - at} ms`,
+  );
+  await rogue.close();
 });
 
 test('sim: keepConnected false connects only when there is something to send', async () => {

@@ -31,6 +31,7 @@ import {
 } from './codec.js';
 import { FRAME_MAC_BYTES, type FrameOpener, type FrameSealer } from './frame-mac.js';
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, isFrameTooLargeError } from './framing.js';
+import { DUPLICATE_ID_WINDOW_MS, ReplacementWatch } from './replacement-watch.js';
 import type { RaftTransport, RaftTransportStats } from './transport.js';
 
 /** Capped exponential backoff between connection attempts to one peer. */
@@ -293,6 +294,7 @@ export class StreamTransport implements RaftTransport {
   readonly #peers = new Map<NodeId, Peer>();
   readonly #inbound = new Set<Inbound>();
   readonly #dropped = new Map<string, number>();
+  readonly #replacements = new ReplacementWatch();
   #handler: ((message: Message) => void) | undefined;
   #unreachableHandler: ((peer: NodeId) => void) | undefined;
   #snapshotHandler: ((peer: NodeId, ok: boolean) => void) | undefined;
@@ -1025,9 +1027,26 @@ export class StreamTransport implements RaftTransport {
     // A member keeps one connection to us; an older one is a leftover of its previous life,
     // and closing it keeps its stale frames from interleaving with the new connection's.
     for (const other of [...this.#inbound]) {
-      if (other !== conn && other.peer === step.peer) this.#closeInbound(other, undefined);
+      if (other === conn || other.peer !== step.peer) continue;
+      this.#noteReplaced(step.peer, other, conn);
+      this.#closeInbound(other, undefined);
     }
     return true;
+  }
+
+  #noteReplaced(peer: NodeId, older: Inbound, newer: Inbound): void {
+    const count = this.#replacements.note(peer, this.#clock.now());
+    if (count === undefined) return;
+    this.#log.warn(
+      {
+        peer,
+        replacements: count,
+        withinMs: DUPLICATE_ID_WINDOW_MS,
+        remotes: [formatAddress(older.stream.remote), formatAddress(newer.stream.remote)],
+      },
+      'connections from this member keep replacing each other: two processes may be running with ' +
+        'the same member id (unsafe: both would vote), or the network leaves connections half-open',
+    );
   }
 
   /** Checks the envelope of an inbound message against the connection's authenticated peer. */
