@@ -375,10 +375,6 @@ export class NodeDisk implements Disk {
   }
 
   /**
-   * Closes every cached file handle. The disk stays usable (handles reopen on demand); call it
-   * when the owner is done with the disk, so no descriptor outlives it.
-   */
-  /**
    * Takes the folder `dir` (which must exist) for this process: see `Disk.lock`. The hold is a
    * file `lock-<pid>-<token>` in the folder, naming this process; it ends when released or when
    * the process ends (a later `lock` removes the files of processes that are gone: killed,
@@ -403,6 +399,10 @@ export class NodeDisk implements Disk {
     }
   }
 
+  /**
+   * Closes every cached file handle. The disk stays usable (handles reopen on demand); call it
+   * when the owner is done with the disk, so no descriptor outlives it.
+   */
   async close(): Promise<void> {
     const paths = [...this.#handles.keys()];
     await Promise.all(paths.map((p) => this.#serial([p], () => this.#forget(p))));
