@@ -17,7 +17,7 @@ import {
   StreamTransport,
   warmUpRaft,
 } from '@clusteros/raft';
-import { type DiskLock, NodeDisk, NodeNetwork, SystemClock, systemRandom } from '@clusteros/sim';
+import { NodeDisk, NodeNetwork, SystemClock, systemRandom } from '@clusteros/sim';
 import { type RaftKvArgs, UsageError } from './args.js';
 import { createGatewayHandler, MAX_BODY_BYTES } from './gateway.js';
 import { nodeHandler } from './http-adapter.js';
@@ -87,21 +87,29 @@ export async function startRaftKv(args: RaftKvArgs, logger?: Logger): Promise<Ra
   const dataDirLock = await disk.lock('');
   // What to undo, newest first, if the start fails half way.
   const undo: Array<() => Promise<void>> = [() => dataDirLock.release()];
+  let server: RaftKvServer;
   try {
-    return await startOn(args, logger, disk, clusterKey, undo, dataDirLock);
+    server = await startOn(args, logger, disk, clusterKey, undo);
   } catch (error) {
     for (const step of undo.reverse()) await step().catch(() => {});
     throw error;
   }
+  return {
+    ...server,
+    async close() {
+      await server.close();
+      await dataDirLock.release();
+    },
+  };
 }
 
+/** The rest of {@link startRaftKv}, once the data dir is ours; pushes onto `undo` what it opens. */
 async function startOn(
   args: RaftKvArgs,
   logger: Logger | undefined,
   disk: NodeDisk,
   clusterKey: Uint8Array,
   undo: Array<() => Promise<void>>,
-  dataDirLock: DiskLock,
 ): Promise<RaftKvServer> {
   // Before the member opens anything, not beside serving: run beside it, the warm-up's compiling
   // and garbage stalled the member's first writes (c=1 p99 about 25 ms in its first 5 s, against
@@ -200,7 +208,6 @@ async function startOn(
         http.closeAllConnections();
       });
       await node.stop();
-      await dataDirLock.release();
     },
   };
 }
