@@ -46,10 +46,25 @@ async function portFree(port: number, udp: boolean): Promise<boolean> {
   });
 }
 
-/** A base port with `count` free consecutive ports after it (tries random bases, bounded). */
+/**
+ * The first port the kernel hands out as the local port of outgoing connections. A port from
+ * there on that is free now may be taken by any connect() a moment later: an agent's Raft
+ * transport connects to its peers before the agent binds its dashboard port.
+ */
+async function ephemeralStart(): Promise<number> {
+  const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '');
+  const low = Number(range.trim().split(/\s+/)[0]);
+  return Number.isSafeInteger(low) && low > 21_000 ? low : 32_768;
+}
+
+/**
+ * A base port with `count` free consecutive ports after it, all below the ephemeral range (tries
+ * random bases, bounded).
+ */
 async function freeRange(count: number, udp: boolean, avoid: readonly number[] = []): Promise<number> {
+  const span = (await ephemeralStart()) - 20_000 - count;
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor((Math.random() * 20_000) / 2) * 2;
+    const base = 20_000 + Math.floor((Math.random() * span) / 2) * 2;
     if (avoid.some((p) => p >= base && p < base + count)) continue;
     let ok = true;
     for (let p = base; p < base + count && ok; p++) ok = await portFree(p, udp);
